@@ -1,0 +1,1 @@
+"""The ``shera`` command line (typer); one module per command family."""

@@ -1,0 +1,23 @@
+"""CLI layer: the ``shera`` entry point; wires the command modules into one typer app."""
+
+from __future__ import annotations
+
+import typer
+
+from shera.cli import exec_cmd, lint_cmd, plan_cmd, schema_cmd
+
+app = typer.Typer(
+    name="shera",
+    help="She-Ra: GitOps-driven CI/CD. Lint, plan and run Woodpecker/Drone/She-Ra pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+lint_cmd.register(app)
+plan_cmd.register(app)
+exec_cmd.register(app)
+schema_cmd.register(app)
+
+
+def main() -> None:
+    app()

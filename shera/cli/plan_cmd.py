@@ -1,0 +1,9 @@
+"""CLI layer: placeholder for the `plan` command (being written)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to ``app``."""

@@ -1,0 +1,1 @@
+"""Adapters that run steps: ``local`` processes, ``podman`` containers, and a ``stub`` for tests."""

@@ -1,0 +1,1 @@
+"""Pure data shared by every layer: statuses, problems, events and the compiled Plan (no I/O)."""
