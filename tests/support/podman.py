@@ -1,0 +1,1 @@
+"""Test support: an isolated podman environment (being written)."""
