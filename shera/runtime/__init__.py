@@ -1,0 +1,1 @@
+"""Runtime layer: drives a compiled Plan through an executor (workflows, stages, masking, reporting)."""

@@ -1,0 +1,47 @@
+"""Runtime layer: what the parts of one run share (options of the run, the state of one workflow)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shera.executors.base import Executor, WorkflowContext
+from shera.model.plan import WorkflowPlan
+from shera.runtime.environment import EnvironmentBuilder
+from shera.runtime.masking import SecretMasker
+from shera.runtime.output import StepOutput
+from shera.runtime.reporter import Reporter
+from shera.runtime.workspace import StepWorkspace
+
+ExecutorFactory = Callable[[WorkflowPlan], Executor]
+"""Makes the (fresh) executor that serves one workflow."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Everything of a run that every workflow uses; immutable, shared between threads."""
+
+    executor_factory: ExecutorFactory
+    environment: EnvironmentBuilder
+    masker: SecretMasker
+    reporter: Reporter
+    cancel: threading.Event
+    work_dir: Path
+    source_dir: Path | None = None
+    step_timeout: float | None = None
+
+
+@dataclass(slots=True)
+class WorkflowRun:
+    """One workflow being run: its plan, executor and context; ``state`` is success until a step fails."""
+
+    plan: WorkflowPlan
+    options: RunOptions
+    executor: Executor
+    context: WorkflowContext
+    workspace: StepWorkspace
+    state: str = "success"
+    open_sinks: list[StepOutput] = field(default_factory=list)
+    """Output sinks of services and detached steps: closed after teardown."""
