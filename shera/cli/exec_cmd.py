@@ -135,10 +135,8 @@ def execute(
     timeout: float | None,
 ) -> RunResult:
     runnable = [wf for wf in plan.workflows if not wf.skipped]
-    with (
-        tempfile.TemporaryDirectory(prefix="shera-exec-") as work,
-        ConsoleReporter(multi_workflow=len(runnable) > 1) as reporter,
-    ):
+    reporter = ConsoleReporter(multi_workflow=len(runnable) > 1)
+    with tempfile.TemporaryDirectory(prefix="shera-exec-") as work, reporter:
         for workflow in plan.workflows:
             if workflow.skipped:
                 reporter.console.print(
@@ -156,7 +154,7 @@ def execute(
             step_timeout=timeout,
             variables=variables_for(event),
         )
-        reporter.print_summary(result)
+    reporter.print_summary(result)  # after the live view stopped
     return result
 
 

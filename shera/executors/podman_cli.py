@@ -101,7 +101,7 @@ class PodmanCli:
     ) -> Completed:
         """Run podman and return its outcome whatever the exit code (the caller judges it)."""
         try:
-            done = self._podman()(*args, _ok_code=_ANY_EXIT, _timeout=timeout, **self._options(extra_env))
+            done = self._podman()(*args, _ok_code=_ANY_EXIT, _timeout=timeout, _return_cmd=True, **self._options(extra_env))
         except sh.TimeoutException as exc:
             raise BackendUnavailable(f"podman {args[0]} did not answer within {timeout:.0f} s") from exc
         except sh.SignalException as exc:

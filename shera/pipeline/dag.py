@@ -8,6 +8,7 @@ A cycle is a ``PipelineError`` naming the steps on it; the loop always ends, wha
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,20 +26,25 @@ class Node:
     pos: Pos | None = None
 
 
-def stage(nodes: Sequence[Node]) -> list[list[str]]:
-    """Stages of step names; ``nodes`` are in file order and every dependency names another node."""
+def stage(nodes: Sequence[Node]) -> list[list[int]]:
+    """Stages as indices into ``nodes`` (given in file order; every dependency names a node).
+
+    A dependency on a name that several nodes share (steps whose ``when`` filters exclude each other) waits
+    for all of them.
+    """
     if not any(node.depends_on is not None for node in nodes):
-        return [[node.name] for node in nodes]
-    placed: set[str] = set()
-    remaining = list(nodes)
-    stages: list[list[str]] = []
+        return [[index] for index in range(len(nodes))]
+    unplaced = Counter(node.name for node in nodes)
+    remaining = list(range(len(nodes)))
+    stages: list[list[int]] = []
     while remaining:
-        ready = [node for node in remaining if all(dep in placed for dep in node.depends_on or ())]
+        ready = [i for i in remaining if not any(unplaced[dep] for dep in nodes[i].depends_on or ())]
         if not ready:
-            raise _cycle_error(remaining)
-        stages.append([node.name for node in ready])
-        placed.update(node.name for node in ready)
-        remaining = [node for node in remaining if node.name not in placed]
+            raise _cycle_error([nodes[i] for i in remaining])
+        stages.append(ready)
+        unplaced.subtract(nodes[i].name for i in ready)
+        placed = set(ready)
+        remaining = [i for i in remaining if i not in placed]
     return stages
 
 

@@ -169,15 +169,16 @@ def _workflow_plan(
     )
     running = [(step, on) for step in workflow.steps if (on := statuses(step)) is not None]
     deps = _step_dependencies(workflow, [step for step, _ in running], event, problems)
-    plans = {
-        step.name: step_plan(step, sub, run_on=on, depends_on=deps[step.name] or ()) for step, on in running
-    }
+    plans = [
+        step_plan(step, sub, run_on=on, depends_on=deps[index] or ())
+        for index, (step, on) in enumerate(running)
+    ]
     try:
-        names = stage([Node(step.name, deps[step.name], step.pos) for step, _ in running])
+        levels = stage([Node(step.name, deps[index], step.pos) for index, (step, _) in enumerate(running)])
     except PipelineError as exc:
         problems.extend(exc.problems)
-        names = []
-    stages.extend(tuple(plans[name] for name in level) for level in names)
+        levels = []
+    stages.extend(tuple(plans[index] for index in level) for level in levels)
     return WorkflowPlan(
         name=workflow.name,
         stages=tuple(stages),
@@ -195,16 +196,16 @@ def _workflow_plan(
 
 def _step_dependencies(
     workflow: WorkflowSpec, running: list[StepSpec], event: Event, problems: list[Problem]
-) -> dict[str, tuple[str, ...] | None]:
+) -> list[tuple[str, ...] | None]:
     """Each running step's dependencies among the running steps (``None``: no ``depends_on`` key)."""
     running_names = {step.name for step in running}
     declared = {step.name for step in workflow.steps}
     drone = workflow.dialect == "drone"
     always_ready = ({"clone"} | {service.name for service in workflow.services}) - declared
-    out: dict[str, tuple[str, ...] | None] = {}
+    out: list[tuple[str, ...] | None] = []
     for step in running:
         if step.depends_on is None:
-            out[step.name] = None
+            out.append(None)
             continue
         kept: list[str] = []
         for dep in step.depends_on:
@@ -215,7 +216,7 @@ def _step_dependencies(
                 problems.append(
                     _dependency_problem(step, dep.name, dep.pos, filtered=dep.name in declared, event=event)
                 )
-        out[step.name] = tuple(kept)
+        out.append(tuple(kept))
     return out
 
 

@@ -107,7 +107,8 @@ def read_step(
     secret_env = _secrets(mapping.get("secrets"), at("secrets"), ctx, where)
     step.environment = {**secret_env, **step.environment}
     if "settings" in mapping:
-        settings = ctx.mapping(mapping["settings"], at("settings"), f"{where}: 'settings'") or {}
+        given = ctx.mapping(mapping["settings"], at("settings"), f"{where}: 'settings'")
+        settings = given if given is not None else {}
     step.settings = settings
     step.when = read_when(mapping.get("when"), at("when"), ctx, drone=dialect.drone)
     if "depends_on" in mapping:
@@ -311,7 +312,8 @@ def _shera_keys(step: StepSpec, mapping: LDict, ctx: ReadContext, where: str, di
                     "put the inputs of the kind under 'with:'",
                 )
     if "with" in mapping:
-        step.with_ = ctx.mapping(mapping["with"], mapping.value_pos_of("with"), f"{where}: 'with'") or {}
+        with_ = ctx.mapping(mapping["with"], mapping.value_pos_of("with"), f"{where}: 'with'")
+        step.with_ = with_ if with_ is not None else {}
         if "uses" not in mapping:
             ctx.error(mapping.pos_of("with"), "missing", f"{where}: 'with:' needs 'uses:' naming a step kind")
     if dialect.shera_keys_warn:

@@ -183,4 +183,4 @@ def test_a_shera_pipeline_validates(validator: Any) -> None:
 def test_bad_shera_steps_are_rejected(validator: Any, step: str, needle: str) -> None:
     errors = _validate_text(validator, f"steps:\n  - name: s\n    {step}\n")
     assert errors
-    assert any(needle in message for message in errors) or needle in json.dumps(errors), errors
+    assert any(needle in message for message in errors), errors
