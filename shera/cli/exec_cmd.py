@@ -175,7 +175,7 @@ def exec_command(  # noqa: PLR0917 (a typer command: one parameter per flag)
     summary_json: SummaryOpt = None,
     timeout: TimeoutOpt = None,
 ) -> None:
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
     ev = build_event(
         event,
         branch=branch,

@@ -41,8 +41,10 @@ def lint(spec: PipelineSpec, registry: Registry | None, *, complete: bool = True
         found: list[Problem] = []
         where = f"workflow '{workflow.name}'"
         _missing(workflow.depends_on, names, where, "workflow", pos=workflow.pos, out=found)
-        if not complete and workflow.dialect == "woodpecker":
-            found = [_as_warning(p, "lint the repository folder to check it") for p in found]
+        if workflow.dialect == "woodpecker":
+            # Woodpecker filters such a workflow out and runs its siblings (e2e scenario 16).
+            note = "the workflow never runs" if complete else "lint the repository folder to check it"
+            found = [_as_warning(p, note, complete=complete) for p in found]
         out.extend(found)
         _workflow(workflow, registry, out)
     _cycles(graph, "workflow", out)
@@ -68,14 +70,15 @@ def _workflow(workflow: WorkflowSpec, registry: Registry | None, out: list[Probl
     _when(workflow.when, out)
 
 
-def _as_warning(problem: Problem, note: str) -> Problem:
+def _as_warning(problem: Problem, note: str, *, complete: bool) -> Problem:
+    suffix = "; the workflow is skipped" if complete else " (not among the files given)"
     return Problem(
         problem.file,
         problem.line,
         problem.column,
         Severity.WARNING,
         problem.kind,
-        f"{problem.message} (not among the files given)",
+        f"{problem.message}{suffix}",
         note,
     )
 

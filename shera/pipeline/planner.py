@@ -32,8 +32,9 @@ from shera.model.event import Event, EventKind
 from shera.model.plan import Plan, StepKind, StepPlan, WorkflowPlan, Workspace
 from shera.model.problems import Problem, Severity
 from shera.pipeline.dag import Node, stage
+from shera.pipeline.expr import ExpressionError
 from shera.pipeline.planner_steps import Substituter, default_clone, step_plan
-from shera.pipeline.spec import PipelineSpec, StepSpec, WorkflowSpec
+from shera.pipeline.spec import PipelineSpec, StepSpec, WhenClause, WorkflowSpec
 from shera.pipeline.variables import ci_variables
 from shera.pipeline.when import MatchContext, run_statuses
 from shera.pipeline.yamlload import Pos
@@ -74,8 +75,9 @@ def build_plan(spec: PipelineSpec, event: Event, *, env: Mapping[str, str] | Non
             sub = Substituter(variables, problems)
             run_on: frozenset[str] | None = None
             if not skip_all:
-                when = sub.when(workflow.when, f"workflow {workflow.name!r}")
-                run_on = run_statuses(when, MatchContext(event, row, variables))
+                what = f"workflow {workflow.name!r}"
+                when = sub.when(workflow.when, what)
+                run_on = _statuses(when, MatchContext(event, row, variables), workflow.pos, what, problems)
                 if run_on is not None and workflow.runs_on:
                     run_on = run_on | frozenset(workflow.runs_on)
             candidates.append(_Candidate(workflow, row, variables, sub, run_on))
@@ -99,6 +101,20 @@ def _error(problems: list[Problem]) -> PipelineError:
     errors = [problem for problem in problems if problem.is_error]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return PipelineError(f"{errors[0]}{more}" if errors else "the pipeline cannot be planned", problems)
+
+
+def _statuses(
+    when: tuple[WhenClause, ...], ctx: MatchContext, pos: Pos, what: str, problems: list[Problem]
+) -> frozenset[str] | None:
+    """``run_statuses``, with an ``evaluate`` that fails (after substitution) reported as a located error."""
+    try:
+        return run_statuses(when, ctx)
+    except ExpressionError as exc:
+        located = [c.evaluate_pos or c.pos for c in when if c.evaluate]
+        at = next((where for where in located if where is not None), pos)
+        message = f"{what}: 'evaluate' cannot be evaluated: {exc}"
+        problems.append(Problem(at.file, at.line, at.column, Severity.ERROR, "expression", message))
+        return None
 
 
 def _skip_missing_dependencies(candidates: list[_Candidate]) -> None:
@@ -150,7 +166,8 @@ def _workflow_plan(
     skipped: list[str] = []
 
     def statuses(step: StepSpec) -> frozenset[str] | None:
-        result = run_statuses(sub.when(step.when, f"step {step.name!r}"), ctx)
+        what = f"step {step.name!r}"
+        result = _statuses(sub.when(step.when, what), ctx, step.pos, what, problems)
         if result is None:
             skipped.append(step.name)
         return result

@@ -11,8 +11,10 @@ linter, not here.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
+from shera.model.problems import Problem, Severity
 from shera.pipeline import keys
 from shera.pipeline.readctx import ReadContext, raw_of, scalar_text
 from shera.pipeline.spec import Constraint, PathConstraint, WhenClause
@@ -42,13 +44,15 @@ def _clause(mapping: LDict, ctx: ReadContext, *, drone: bool) -> WhenClause:
     if drone:
         ctx.keys(mapping, keys.DRONE_WHEN, where="a Drone 'when'/'trigger' condition")
     else:
-        ctx.keys(
+        found = keys.check_keys(
             mapping,
             keys.WHEN,
             where="a 'when' condition",
             deprecated=keys.WHEN_DEPRECATED,
             ignored=keys.WHEN_IGNORED,
         )
+        # Woodpecker ignores unknown condition keys (its e2e scenario 11 relies on it): warn, do not refuse.
+        ctx.problems.extend(_ignored_condition(problem) for problem in found)
     fields: dict[str, Any] = {}
     for key in _GLOB_KEYS:
         if key in mapping:
@@ -177,3 +181,13 @@ def _target_expression(target: Constraint) -> str | None:
     if target.exclude:
         parts.append("!(" + " || ".join(f"{variable} == {json.dumps(name)}" for name in target.exclude) + ")")
     return " && ".join(parts) or None
+
+
+def _ignored_condition(problem: Problem) -> Problem:
+    if problem.kind != "unknown_key" or not problem.is_error:
+        return problem
+    return replace(
+        problem,
+        severity=Severity.WARNING,
+        message=f"{problem.message}; the condition ignores it",
+    )

@@ -1,8 +1,10 @@
 """Runtime layer: the ``Reporter`` protocol through which a run reports progress and (masked) output.
 
 Call order per workflow: ``on_workflow_start``, then per step ``on_step_start``, ``on_output``...,
-``on_step_end`` (skipped steps get only ``on_step_end``), then ``on_workflow_end``. Steps of one stage and
-independent workflows run in parallel threads, so a reporter must be thread-safe. Output is already masked.
+``on_step_end`` (skipped steps get only ``on_step_end``), then ``on_workflow_end`` (a workflow skipped
+because of its dependencies, or never started after a cancel, gets only ``on_workflow_end``). Steps of one
+stage and independent workflows run in parallel threads, so a reporter must be thread-safe. Output is
+already masked.
 A reporter must not raise; the runtime does not protect itself against it.
 """
 

@@ -65,10 +65,8 @@ PIPELINE = """\
 def test_runs_a_repository_with_prefixed_masked_output_and_a_summary(tmp_path: Path) -> None:
     root = repo(tmp_path, PIPELINE)
     summary = tmp_path / "summary.json"
-    done = shera(
-        str(root), "--executor", "local", "--secret", f"api_token={SECRET}", "--summary-json", str(summary),
-        cwd=tmp_path,
-    )  # fmt: skip
+    args = ["--executor", "local", "--secret", f"api_token={SECRET}", "--summary-json", str(summary)]
+    done = shera(str(root), *args, cwd=tmp_path)
     out = done.stdout
     assert done.returncode == 1, done.stderr
     # Output lines are prefixed by their step; the clone put the repository in the workspace.
@@ -96,14 +94,16 @@ def test_runs_a_repository_with_prefixed_masked_output_and_a_summary(tmp_path: P
 
 
 def test_success_exits_zero_and_multi_workflow_output_names_the_workflow(tmp_path: Path) -> None:
-    root = repo(tmp_path, "skip_clone: true\nsteps:\n  - name: one\n    image: a\n    commands: [echo one]\n",
-                ".woodpecker/first.yml")  # fmt: skip
-    second = "skip_clone: true\ndepends_on: [first]\nsteps:\n  - name: two\n    image: a\n    commands: [echo two]\n"
+    first = "skip_clone: true\nsteps:\n  - name: one\n    image: a\n    commands: [echo one]\n"
+    root = repo(tmp_path, first, ".woodpecker/first.yml")
+    second = (
+        "skip_clone: true\ndepends_on: [first]\nsteps:\n  - name: two\n    image: a\n    commands: [echo 2]\n"
+    )
     (root / ".woodpecker" / "second.yml").write_text(second)
     done = shera(str(root), "--executor", "local", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[first/one] one" in done.stdout
-    assert "[second/two] two" in done.stdout
+    assert "[second/two] 2" in done.stdout
 
 
 def test_a_file_path_runs_with_its_repository_as_source(tmp_path: Path) -> None:

@@ -108,7 +108,9 @@ def test_env_is_exactly_the_given_env_plus_path_and_home(
     assert out.text.splitlines()[-1] == "/usr/bin:/bin"
 
 
-def test_output_is_merged_in_order_and_streamed_while_running(executor: LocalExecutor, workspace: Path) -> None:
+def test_output_is_merged_in_order_and_streamed_while_running(
+    executor: LocalExecutor, workspace: Path
+) -> None:
     out = Sink()
     result = executor.run_step(step("echo one", "echo two >&2", "echo three"), {}, out)
     assert result.status is Status.SUCCESS

@@ -39,8 +39,10 @@ class Sink:
             return b"".join(self.chunks).decode()
 
 
-def commands(name: str, image: str, *lines: str, **fields: object) -> StepPlan:
-    return StepPlan(name=name, kind=StepKind.COMMANDS, image=image, commands=lines, **fields)  # type: ignore[arg-type]
+def commands(
+    name: str, image: str, *lines: str, kind: StepKind = StepKind.COMMANDS, **fields: object
+) -> StepPlan:
+    return StepPlan(name=name, kind=kind, image=image, commands=lines, **fields)  # type: ignore[arg-type]
 
 
 def leftovers(podman_env: PodmanTestEnv, label: str) -> tuple[list[object], list[object]]:
@@ -81,7 +83,7 @@ def test_steps_share_the_workspace_and_start_in_its_directory(
     assert (ctx.workspace_dir / "src" / "shared.txt").read_text() == "hello\n"
 
     out = Sink()
-    read = commands("read", podman_env.busybox, "cat ../src/shared.txt", directory="sub")
+    read = commands("read", podman_env.busybox, "cat ../shared.txt", directory="sub")
     second = executor.run_step(read, {}, out)
     assert second.status is Status.SUCCESS
     assert out.text.endswith("hello\n")
@@ -116,7 +118,9 @@ def test_a_plugin_step_runs_the_image_entrypoint(executor: PodmanExecutor, podma
     assert out.text == "from entrypoint\n"
 
 
-def test_a_service_is_reachable_by_name_and_on_loopback(executor: PodmanExecutor, podman_env: PodmanTestEnv) -> None:
+def test_a_service_is_reachable_by_name_and_on_loopback(
+    executor: PodmanExecutor, podman_env: PodmanTestEnv
+) -> None:
     service_out = Sink()
     web = StepPlan(
         name="web",
@@ -150,7 +154,9 @@ def test_timeout_and_cancel_kill_the_container(executor: PodmanExecutor, podman_
 
     cancel = threading.Event()
     threading.Timer(0.5, cancel.set).start()
-    cancelled = executor.run_step(commands("slow2", podman_env.busybox, "sleep 60"), {}, Sink(), cancel=cancel)
+    cancelled = executor.run_step(
+        commands("slow2", podman_env.busybox, "sleep 60"), {}, Sink(), cancel=cancel
+    )
     assert (cancelled.status, cancelled.exit_code) == (Status.KILLED, KILLED_EXIT_CODE)
 
 
@@ -193,7 +199,9 @@ def test_a_missing_image_is_a_clear_failed_result(executor: PodmanExecutor) -> N
     assert "not available" in result.error
 
 
-def test_a_directory_escaping_the_workspace_is_refused(executor: PodmanExecutor, podman_env: PodmanTestEnv) -> None:
+def test_a_directory_escaping_the_workspace_is_refused(
+    executor: PodmanExecutor, podman_env: PodmanTestEnv
+) -> None:
     result = executor.run_step(commands("x", podman_env.busybox, "true", directory="../../etc"), {}, Sink())
     assert result.status is Status.FAILURE
     assert result.error is not None
@@ -211,7 +219,7 @@ def test_a_custom_workspace_is_mounted_where_asked(
     try:
         out = Sink()
         assert ex.run_step(commands("pwd", podman_env.busybox, "pwd", "touch here"), {}, out).exit_code == 0
-        assert out.text.endswith("/go/src/app\n")
+        assert "+ pwd\n/go/src/app\n" in out.text
         assert (tmp_path / "ws2" / "src" / "app" / "here").is_file()
     finally:
         ex.teardown()

@@ -92,7 +92,9 @@ UPSTREAM = "woodpecker-upstream-fixtures"
 
 def upstream_fixtures(prefix: str) -> list[Path]:
     folder = need_corpus() / "pipelines" / UPSTREAM
-    return sorted(p for p in folder.glob("*.woodpecker__test-*.yml") if p.name.split("__")[-1].startswith(prefix))
+    return sorted(
+        p for p in folder.glob("*.woodpecker__test-*.yml") if p.name.split("__")[-1].startswith(prefix)
+    )
 
 
 def test_upstream_broken_fixtures_are_rejected_with_a_located_message() -> None:

@@ -103,7 +103,10 @@ def test_drone_events_and_target_are_translated(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_and_events_are_errors(tmp_path: Path) -> None:
-    text = "kind: pipeline\nname: x\nstep:\n  - name: a\nsteps:\n  - name: a\n    image: x\n    when: {event: pushh}\n"
+    text = (
+        "kind: pipeline\nname: x\nstep:\n  - name: a\n"
+        "steps:\n  - name: a\n    image: x\n    when: {event: pushh}\n"
+    )
     spec = load(tmp_path, text)
     found = {(p.line, p.kind, p.hint) for p in spec.problems}
     assert (3, "unknown_key", "did you mean 'steps'?") in found

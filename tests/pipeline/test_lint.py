@@ -43,7 +43,9 @@ def errors(spec: PipelineSpec) -> list[Problem]:
 
 
 def test_duplicate_step_names(tmp_path: Path) -> None:
-    path = write(tmp_path, "a.yml", "steps:\n  - name: a\n    image: x\n    commands: [y]\n  - name: a\n    image: x\n")
+    path = write(
+        tmp_path, "a.yml", "steps:\n  - name: a\n    image: x\n    commands: [y]\n  - name: a\n    image: x\n"
+    )
     (problem,) = errors(load_path(path))
     assert (problem.kind, problem.line, problem.column) == ("duplicate", 5, 5)
     assert problem.hint is not None and "a.yml:2" in problem.hint
@@ -77,16 +79,26 @@ steps:
 
 def test_workflow_dependencies_in_a_repository(tmp_path: Path) -> None:
     write(tmp_path, ".woodpecker/.build.yml", "steps: {s: {image: x, commands: [y]}}\ndepends_on: [deploy]\n")
-    write(tmp_path, ".woodpecker/deploy.yml", "steps: {s: {image: x, commands: [y]}}\ndepends_on: [build, tst]\n")
+    write(
+        tmp_path,
+        ".woodpecker/deploy.yml",
+        "steps: {s: {image: x, commands: [y]}}\ndepends_on: [build, tst]\n",
+    )
     spec = load_path(tmp_path)
     assert [w.name for w in spec.workflows] == ["build", "deploy"]
     found = sorted((p.file, p.line, p.kind) for p in errors(spec))
-    # build -> deploy -> build closes at deploy's "build" item; "tst" names no workflow
-    assert found == [(".woodpecker/deploy.yml", 2, "cycle"), (".woodpecker/deploy.yml", 2, "missing_dependency")]
+    # build -> deploy -> build closes at deploy's "build" item
+    assert found == [(".woodpecker/deploy.yml", 2, "cycle")]
+    # "tst" names no workflow: Woodpecker skips such a workflow and runs the others (e2e scenario 16)
+    (missing,) = [p for p in spec.problems if p.kind == "missing_dependency"]
+    assert (missing.severity, missing.line) == ("warning", 2)
+    assert "'tst'" in missing.message and "skipped" in missing.message
 
 
 def test_workflow_dependency_of_a_single_file_is_only_a_warning(tmp_path: Path) -> None:
-    path = write(tmp_path, ".woodpecker/deploy.yml", "steps: {s: {image: x, commands: [y]}}\ndepends_on: [build]\n")
+    path = write(
+        tmp_path, ".woodpecker/deploy.yml", "steps: {s: {image: x, commands: [y]}}\ndepends_on: [build]\n"
+    )
     spec = load_path(path)
     assert not spec.has_errors
     assert [p.kind for p in spec.problems] == ["missing_dependency"]
@@ -120,13 +132,21 @@ steps:
 """
     spec = load_pipeline([write(tmp_path, ".shera.yml", text)], registry=registry())
     found = sorted((p.line, p.column, p.kind) for p in errors(spec))
-    assert found == [(9, 7, "with"), (11, 11, "with"), (12, 7, "with"), (15, 11, "with"), (16, 3, "unknown_kind")]
+    assert found == [
+        (9, 7, "with"),
+        (11, 11, "with"),
+        (12, 7, "with"),
+        (15, 11, "with"),
+        (16, 3, "unknown_kind"),
+    ]
     typo = next(p for p in spec.problems if p.kind == "unknown_kind")
     assert typo.hint == "did you mean 'fake'?"
 
 
 def test_uses_with_built_in_kinds_from_entry_points(tmp_path: Path) -> None:
-    spec = load_path(write(tmp_path, ".shera.yml", "steps:\n  b:\n    uses: build\n    with: {no_such_key: 1}\n"))
+    spec = load_path(
+        write(tmp_path, ".shera.yml", "steps:\n  b:\n    uses: build\n    with: {no_such_key: 1}\n")
+    )
     assert any(p.kind == "with" and p.line == 4 for p in errors(spec))
 
 

@@ -61,12 +61,20 @@ services:
     assert build.commands == ("go build",)
     assert build.environment == {"CGO_ENABLED": "0", "TOKEN": FromSecret("api_token"), "LIST": "a,b"}
     assert build.depends_on == ()
-    assert (build.failure, build.pull, build.directory, build.volumes) == ("ignore", True, "src", ("/tmp:/tmp",))
+    assert (build.failure, build.pull, build.directory, build.volumes) == (
+        "ignore",
+        True,
+        "src",
+        ("/tmp:/tmp",),
+    )
     assert test.entrypoint == ("/bin/sh", "-c")
     assert [(d.name, d.optional) for d in test.depends_on or ()] == [("build", False), ("lint", True)]
     first, second = test.when
     assert first.event is not None and first.event.include == ("push", "pull_request")
-    assert first.branch is not None and (first.branch.include, first.branch.exclude) == (("main",), ("release/*",))
+    assert first.branch is not None and (first.branch.include, first.branch.exclude) == (
+        ("main",),
+        ("release/*",),
+    )
     assert first.path is not None and first.path.ignore_message == "[ALL]" and first.path.on_empty is False
     assert second.evaluate == 'CI_COMMIT_TAG startsWith "v"'
     (db,) = workflow.services
@@ -74,7 +82,9 @@ services:
 
 
 def test_list_form_names_and_step_without_name(tmp_path: Path) -> None:
-    spec = load(tmp_path, "steps:\n  - name: one\n    image: a\n    commands: [x]\n  - image: b\n    commands: [y]\n")
+    spec = load(
+        tmp_path, "steps:\n  - name: one\n    image: a\n    commands: [x]\n  - image: b\n    commands: [y]\n"
+    )
     assert [step.name for step in spec.workflows[0].steps] == ["one", "step-1"]
 
 
@@ -105,7 +115,10 @@ steps:
 
 
 def test_matrix_include_rows(tmp_path: Path) -> None:
-    spec = load(tmp_path, "matrix:\n  include:\n    - {A: 1, B: x}\n    - {A: 2}\nsteps: {s: {image: a, commands: [x]}}\n")
+    spec = load(
+        tmp_path,
+        "matrix:\n  include:\n    - {A: 1, B: x}\n    - {A: 2}\nsteps: {s: {image: a, commands: [x]}}\n",
+    )
     matrix = spec.workflows[0].matrix
     assert matrix is not None and matrix.rows() == [{"A": "1", "B": "x"}, {"A": "2"}]
 
@@ -177,7 +190,10 @@ pipeline:
 
 
 def test_clone_parameters_outside_settings_become_settings(tmp_path: Path) -> None:
-    spec = load(tmp_path, "clone:\n  git:\n    image: plugins/git\n    depth: 50\nsteps: {s: {image: a, commands: [x]}}\n")
+    spec = load(
+        tmp_path,
+        "clone:\n  git:\n    image: plugins/git\n    depth: 50\nsteps: {s: {image: a, commands: [x]}}\n",
+    )
     assert kinds(spec) == [("warning", "deprecated")]
     clone = spec.workflows[0].clone
     assert clone is not None and clone[0].settings == {"depth": 50}
@@ -220,7 +236,11 @@ def test_unknown_event_gets_a_hint(tmp_path: Path) -> None:
 
 
 def test_dependency_positions_point_at_the_item(tmp_path: Path) -> None:
-    spec = load(tmp_path, "steps:\n  a: {image: x, commands: [y]}\n  b:\n    image: x\n    commands: [y]\n    depends_on:\n      - a\n")
+    spec = load(
+        tmp_path,
+        "steps:\n  a: {image: x, commands: [y]}\n"
+        "  b:\n    image: x\n    commands: [y]\n    depends_on:\n      - a\n",
+    )
     dep = spec.workflows[0].steps[1].depends_on
     assert dep is not None and dep[0] == Dependency("a", False, dep[0].pos) and dep[0].pos is not None
     assert dep[0].pos.line == 7

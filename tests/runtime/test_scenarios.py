@@ -19,6 +19,7 @@ from shera.model.event import Event, EventKind
 from shera.pipeline.loader import load_path
 from shera.pipeline.planner import build_plan
 from shera.pipeline.variables import ci_variables
+from shera.runtime.context import ExecutorFactory
 from shera.runtime.engine import run_plan
 from tests.runtime.support import Stubs
 from tests.support.corpus import CORPUS, need_corpus
@@ -27,7 +28,7 @@ PREFIX = "woodpecker-ci__woodpecker__e2e__scenarios__fixtures__"
 FIXTURES = CORPUS / "pipelines" / "woodpecker-upstream-fixtures"
 
 
-def scenario_names() -> list[str]:
+def scenario_names() -> list[object]:
     if not FIXTURES.is_dir():
         return ["corpus-missing"]
     names = {
@@ -52,6 +53,15 @@ def make_repo(name: str, root: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", scenario_names())
 def test_upstream_e2e_scenario(name: str, tmp_path: Path) -> None:
+    stubs = Stubs()
+    check_scenario(name, tmp_path, stubs)
+    for stub in stubs.made.values():
+        assert stub.running == set()
+        assert stub.calls[-1] == ("teardown", "")
+
+
+def check_scenario(name: str, tmp_path: Path, executor_factory: ExecutorFactory) -> None:
+    """Run scenario ``name`` with executors from ``executor_factory``; assert its expected JSON."""
     need_corpus()
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -68,10 +78,9 @@ def test_upstream_e2e_scenario(name: str, tmp_path: Path) -> None:
     assert not spec.has_errors, [str(p) for p in spec.problems]
     plan = build_plan(spec, event)
 
-    stubs = Stubs()
     result = run_plan(
         plan,
-        executor_factory=stubs,
+        executor_factory=executor_factory,
         event=event,
         source_dir=repo,
         work_dir=tmp_path / "work",
@@ -87,6 +96,3 @@ def test_upstream_e2e_scenario(name: str, tmp_path: Path) -> None:
     if "expected_workflows" in expected:
         got_workflows = {(wf.name, str(wf.status)) for wf in result.workflows}
         assert got_workflows == {(wf["name"], wf["status"]) for wf in expected["expected_workflows"]}
-    for stub in stubs.made.values():
-        assert stub.running == set()
-        assert stub.calls[-1] == ("teardown", "")
