@@ -51,8 +51,10 @@ def bench_local_overhead() -> tuple[float, bool]:
         finally:
             executor.teardown()
     overhead_ms = (shera_s - direct_s) / STEPS * 1000
-    print(f"local executor: {STEPS} steps of `true` {shera_s * 1000:.1f} ms; "
-          f"{STEPS} direct `sh -c true` {direct_s * 1000:.1f} ms")
+    print(
+        f"local executor: {STEPS} steps of `true` {shera_s * 1000:.1f} ms; "
+        f"{STEPS} direct `sh -c true` {direct_s * 1000:.1f} ms"
+    )
     ok = overhead_ms <= 10
     print(f"  overhead per step: {overhead_ms:.2f} ms (target <= 10 ms) {'OK' if ok else 'MISSED'}")
     return overhead_ms, ok
@@ -69,8 +71,10 @@ def bench_lint_corpus() -> tuple[float, bool]:
         problems += len(load_path(path).problems)
     elapsed = time.perf_counter() - start
     ok = elapsed < 5
-    print(f"lint: {len(files)} corpus files in {elapsed:.2f} s ({len(files) / elapsed:.0f} files/s, "
-          f"{problems} problems) (target < 5 s) {'OK' if ok else 'MISSED'}")
+    print(
+        f"lint: {len(files)} corpus files in {elapsed:.2f} s ({len(files) / elapsed:.0f} files/s, "
+        f"{problems} problems) (target < 5 s) {'OK' if ok else 'MISSED'}"
+    )
     return elapsed, ok
 
 

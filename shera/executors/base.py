@@ -15,7 +15,7 @@ Contracts:
   exception. It raises only when the step could not be started at all. It must be safe to call concurrently.
 - ``timeout`` (seconds) ends the step and everything it started; the result is ``killed`` with exit code 137
   ... unless the step ended by itself first. ``cancel`` being set has the same effect.
-- Output bytes are handed to ``out`` in order, as they arrive, in chunks of any size; the runtime masks secrets.
+- Output bytes reach ``out`` in order, as they arrive, in chunks of any size; the runtime masks secrets.
 - ``teardown`` is idempotent, safe after a failed or partial ``prepare``, and leaves nothing running: no
   process, container, network or volume of this workflow survives it.
 """

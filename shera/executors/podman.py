@@ -10,8 +10,8 @@ starts). The workspace directory is bind-mounted at ``workspace.base``; steps wo
 A step is ``podman create`` → ``podman start --attach`` (output streamed) → ``podman container inspect``
 (exit code, ``OOMKilled``) → ``podman rm``. ``commands`` steps run Woodpecker's entrypoint
 ``/bin/sh -c 'echo $CI_SCRIPT | base64 -d | /bin/sh -e'`` with the script in ``CI_SCRIPT``; plugin steps
-run the image's own entrypoint. Environment values travel in podman's process environment (``--env NAME``),
-never on its command line. Images are used from local storage and pulled only when absent; an image that
+run the image's own entrypoint. Environment values go through a private ``--env-file`` (see
+``podman_spec``), never through podman's own environment. Images are used from local storage and pulled only when absent; an image that
 cannot be had is a failed ``StepResult`` with podman's reason. Timeout and cancel ``podman kill`` the
 container (``killed``/137). Services and detached steps are started detached with their logs followed into
 their sink. ``teardown`` stops and removes the pod with every container and anonymous volume in it.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -33,30 +34,20 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shera.errors import ExecutorError
-from shera.executors.base import (
-    KILLED_EXIT_CODE,
-    OutputSink,
-    StepResult,
-    WorkflowContext,
-    encoded_script,
-)
+from shera.executors.base import KILLED_EXIT_CODE, OutputSink, StepResult, WorkflowContext
 from shera.executors.podman_cli import PodmanCli, Stream
 from shera.executors.podman_config import podman_environment
+from shera.executors.podman_spec import WORKFLOW_LABEL, container_env, create_args, split_env
 from shera.executors.workdir import NOT_STARTED_EXIT_CODE, container_workdir, host_path_of
 from shera.model.plan import StepPlan
 from shera.model.status import Status
 
-SCRIPT_ENTRYPOINT = ("/bin/sh", "-c", "echo $CI_SCRIPT | base64 -d | /bin/sh -e")
-"""Woodpecker's entrypoint for ``commands`` steps; a step's own ``entrypoint`` replaces it."""
-
-LABEL = "io.shera.workflow"
 CANCEL_CHECK_S = 0.1
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,62})$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "step"
+def _slug(text: str, limit: int = 40) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "step"
 
 
 class PodmanExecutor:
@@ -80,6 +71,7 @@ class PodmanExecutor:
         self._ctx: WorkflowContext | None = None
         self._pod = ""
         self._hosts: Path | None = None
+        self._env_dir: Path | None = None
         self._own_run_dir: Path | None = None
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
@@ -89,7 +81,7 @@ class PodmanExecutor:
 
     def prepare(self, ctx: WorkflowContext) -> None:
         self._ctx = ctx
-        self._pod = f"shera-{_slug(ctx.name)}"
+        self._pod = f"shera-{_slug(ctx.name, limit=200)}"
         env = self._explicit_env if self._explicit_env is not None else podman_environment(self._data_dir)
         self._cli = PodmanCli(env)
         run_dir = ctx.run_dir
@@ -98,8 +90,10 @@ class PodmanExecutor:
         run_dir.mkdir(parents=True, exist_ok=True)
         self._hosts = run_dir / "hosts"
         self._hosts.write_text("127.0.0.1 localhost\n::1 localhost\n")
+        self._env_dir = run_dir / "env"
+        self._env_dir.mkdir(mode=0o700, exist_ok=True)
         ctx.workspace_dir.mkdir(parents=True, exist_ok=True)
-        labels = {LABEL: ctx.name, **ctx.labels}
+        labels = {WORKFLOW_LABEL: ctx.name, **ctx.labels}
         label_args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
         self._cli.run(
             "pod", "create", "--name", self._pod, "--network", self.network, "--no-hosts", *label_args
@@ -142,21 +136,13 @@ class PodmanExecutor:
 
     def teardown(self) -> None:
         cli, self._cli = self._cli, None
-        if cli is not None and self._pod:
-            grace = str(max(0, round(self.stop_grace)))
-            try:
-                cli.call("pod", "stop", "--ignore", "--time", grace, self._pod)
-                with self._lock:
-                    followers, self._followers = self._followers, []
-                for follower in followers:
-                    if follower.wait(self.stop_grace) is None:
-                        follower.stop()
-                cli.call("pod", "rm", "--force", "--ignore", "--time", "0", self._pod)
-            except ExecutorError:
-                pass
-        if self._own_run_dir is not None:
-            shutil.rmtree(self._own_run_dir, ignore_errors=True)
-            self._own_run_dir = None
+        try:
+            if cli is not None and self._pod:
+                self._remove_pod(cli)
+        finally:
+            if self._own_run_dir is not None:
+                shutil.rmtree(self._own_run_dir, ignore_errors=True)
+                self._own_run_dir = None
 
     # -- internals ------------------------------------------------------------------------------------
 
@@ -168,53 +154,56 @@ class PodmanExecutor:
     def _create(self, step: StepPlan, env: Mapping[str, str]) -> tuple[str | None, str]:
         """Create the step's container; its id, or ``None`` and why it could not be created."""
         cli = self._require_cli()
-        if not step.image:
-            return None, f"step {step.name!r} has no image"
-        args, via_env = self._create_args(step, env)
-        done = cli.call(*args, step.image, extra_env=via_env)
+        ctx = self._ctx
+        if ctx is None or self._hosts is None or self._env_dir is None:
+            raise ExecutorError("the podman executor was used before prepare()")
+        name = f"{self._pod}-{_slug(step.name)}-{next(self._counter)}"
+        split = split_env(container_env(step, env))
+        env_file = self._env_dir / f"{name}.env"
+        args = create_args(
+            step=step,
+            pod=self._pod,
+            name=name,
+            workflow=ctx.name,
+            workspace_dir=ctx.workspace_dir.resolve(),
+            workspace=ctx.workspace,
+            hosts_file=self._hosts,
+            env_file=env_file,
+            env_argv=split.argv,
+        )
+        host_dir = host_path_of(
+            ctx.workspace_dir, ctx.workspace, container_workdir(ctx.workspace, step.directory)
+        )
+        if host_dir is not None:
+            host_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(split.file_text)
+            done = cli.call(*args)
+        finally:
+            env_file.unlink(missing_ok=True)
         if done.exit_code == 0:
             return done.stdout.strip(), ""
-        if cli.call("image", "exists", step.image).exit_code != 0:
+        if cli.call("image", "exists", str(step.image)).exit_code != 0:
             return (
                 None,
                 f"image {step.image!r} is not available locally and could not be pulled: {done.message}",
             )
         return None, f"step {step.name!r}: podman could not create its container: {done.message}"
 
-    def _create_args(self, step: StepPlan, env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
-        """``podman create`` arguments (without the image) and the values passed through the environment."""
-        ctx = self._ctx
-        if ctx is None or self._hosts is None:
-            raise ExecutorError("the podman executor was used before prepare()")
-        workdir = container_workdir(ctx.workspace, step.directory)
-        host_dir = host_path_of(ctx.workspace_dir, ctx.workspace, workdir)
-        if host_dir is not None:
-            host_dir.mkdir(parents=True, exist_ok=True)
-        name = f"{self._pod}-{_slug(step.name)}-{next(self._counter)}"
-        args = ["create", "--pull=missing", "--pod", self._pod, "--name", name, "--init"]
-        args += ["--label", f"{LABEL}={ctx.name}", "--label", f"io.shera.step={step.name}"]
-        args += ["--volume", f"{ctx.workspace_dir.resolve()}:{ctx.workspace.base}"]
-        args += ["--volume", f"{self._hosts}:/etc/hosts:ro", "--workdir", workdir]
-        if step.privileged:
-            args.append("--privileged")
-        values = dict(env)
-        entrypoint = step.entrypoint
-        if step.commands:
-            values.setdefault("HOME", "/root")
-            values.setdefault("SHELL", "/bin/sh")
-            values["CI_SCRIPT"] = encoded_script(step.commands)
-            entrypoint = entrypoint or SCRIPT_ENTRYPOINT
-        if entrypoint:
-            args += ["--entrypoint", json.dumps(list(entrypoint))]
-        via_env: dict[str, str] = {}
-        cli_env = self._require_cli().env
-        for key, value in values.items():
-            if _ENV_NAME.match(key) and key not in cli_env:
-                args += ["--env", key]
-                via_env[key] = value
-            else:
-                args += ["--env", f"{key}={value}"]
-        return args, via_env
+    def _remove_pod(self, cli: PodmanCli) -> None:
+        """Stop the pod (services get ``stop_grace`` seconds), let log followers drain, remove everything."""
+        grace = str(max(0, round(self.stop_grace)))
+        cli.call("pod", "stop", "--ignore", "--time", grace, self._pod)
+        with self._lock:
+            followers, self._followers = self._followers, []
+        for follower in followers:
+            if follower.wait(self.stop_grace) is None:
+                follower.stop()
+        done = cli.call("pod", "rm", "--force", "--ignore", "--time", "0", self._pod)
+        if done.exit_code != 0:
+            raise ExecutorError(f"pod {self._pod} could not be removed: {done.message}")
 
     def _add_host(self, name: str) -> None:
         if self._hosts is not None and _HOSTNAME.match(name):

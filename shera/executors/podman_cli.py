@@ -5,6 +5,9 @@ private podman configuration) in its own session, so a Ctrl-C in the terminal re
 teardown can still talk to podman. ``sh`` errors are translated here: podman reporting an error is an
 ``ExecutorError``; podman missing is an ``ExecutorError``; podman hanging or dying from a signal is
 ``BackendUnavailable``.
+
+Each process is waited for by a thread blocked in ``waitpid`` (``Stream``): ``sh``'s own ``_done`` and
+``_timeout`` poll every 0.1 to 1 s, which would add up to a second to every podman call.
 """
 
 from __future__ import annotations
@@ -51,27 +54,39 @@ class _Writer:
 
 
 class Stream:
-    """A podman process running in the background whose output goes to a sink as it arrives."""
+    """A podman process running in the background; ``finished`` is set the moment it has ended."""
 
-    def __init__(self, running: Any, finished: threading.Event) -> None:
+    def __init__(self, running: Any) -> None:
         self._running = running
-        self.finished = finished
+        self.finished = threading.Event()
+        self.exit_code: int | None = None
+        threading.Thread(target=self._reap, name="shera-podman-wait", daemon=True).start()
+
+    def _reap(self) -> None:
+        try:
+            self._running.wait()
+            self.exit_code = int(self._running.exit_code)
+        except sh.ErrorReturnCode as exc:  # killed by a signal: a negative exit code
+            self.exit_code = int(exc.exit_code)
+        finally:
+            self.finished.set()
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit code of the podman process, or ``None`` if it has not ended within ``timeout``."""
         if not self.finished.wait(timeout):
             return None
-        try:
-            self._running.wait()
-        except sh.ErrorReturnCode as exc:
-            return int(exc.exit_code)
-        return int(self._running.exit_code)
+        return self.exit_code
 
     def stop(self) -> None:
         """Kill the podman client process (not the container); harmless when it has ended."""
         if not self.finished.is_set():
             with contextlib.suppress(ProcessLookupError):
                 self._running.kill()
+
+    def output(self) -> tuple[str, str]:
+        """Captured stdout and stderr (empty when they went to a sink)."""
+        out, err = self._running.stdout, self._running.stderr
+        return out.decode(errors="replace"), err.decode(errors="replace")
 
 
 class PodmanCli:
@@ -82,7 +97,7 @@ class PodmanCli:
         self.binary = binary
         self._command: Any = None
 
-    def _podman(self) -> Any:
+    def _spawn(self, args: tuple[str, ...], extra_env: Mapping[str, str] | None, **options: Any) -> Stream:
         if self._command is None:
             try:
                 self._command = sh.Command(self.binary)
@@ -90,44 +105,35 @@ class PodmanCli:
                 raise ExecutorError(
                     f"{self.binary!r} is not installed or not on PATH; install podman and runc"
                 ) from exc
-        return self._command
-
-    def _options(self, extra_env: Mapping[str, str] | None) -> dict[str, Any]:
         env = self.env if not extra_env else {**self.env, **extra_env}
-        return {"_env": env, "_tty_out": False, "_new_session": True, "_bg_exc": False}
+        try:
+            running = self._command(
+                *args,
+                _env=env,
+                _bg=True,
+                _bg_exc=False,
+                _return_cmd=True,
+                _tty_out=False,
+                _new_session=True,
+                _ok_code=_ANY_EXIT,
+                **options,
+            )
+        except OSError as exc:
+            raise BackendUnavailable(f"podman could not be started: {exc}") from exc
+        return Stream(running)
 
     def call(
         self, *args: str, extra_env: Mapping[str, str] | None = None, timeout: float = CALL_TIMEOUT_S
     ) -> Completed:
-        """Run podman and return its outcome whatever the exit code (the caller judges it).
-
-        The timeout is enforced here rather than with ``sh``'s ``_timeout``, which polls every 0.1 s and
-        would add that much to every call.
-        """
-        finished = threading.Event()
-        running = self._podman()(
-            *args,
-            _bg=True,
-            _ok_code=_ANY_EXIT,
-            _return_cmd=True,
-            _done=lambda *_: finished.set(),
-            **self._options(extra_env),
-        )
-        if not finished.wait(timeout):
-            with contextlib.suppress(ProcessLookupError):
-                running.kill()
+        """Run podman and return its outcome whatever the exit code (the caller judges it)."""
+        stream = self._spawn(args, extra_env)
+        code = stream.wait(timeout)
+        if code is None:
+            stream.stop()
             raise BackendUnavailable(f"podman {args[0]} did not answer within {timeout:.0f} s")
-        try:
-            running.wait()
-        except sh.SignalException as exc:
-            raise BackendUnavailable(f"podman {args[0]} was killed by a signal ({exc.exit_code})") from exc
-        except sh.ErrorReturnCode as exc:  # pragma: no cover - every exit code is accepted above
-            raise ExecutorError(f"podman {args[0]} failed: {exc}") from exc
-        return Completed(
-            int(running.exit_code),
-            running.stdout.decode(errors="replace"),
-            running.stderr.decode(errors="replace"),
-        )
+        if code < 0:
+            raise BackendUnavailable(f"podman {args[0]} was killed by signal {-code}")
+        return Completed(code, *stream.output())
 
     def run(self, *args: str, extra_env: Mapping[str, str] | None = None) -> str:
         """Run podman; its stdout, or ``ExecutorError`` carrying podman's message when it fails."""
@@ -138,15 +144,4 @@ class PodmanCli:
 
     def stream(self, *args: str, out: OutputSink) -> Stream:
         """Start podman in the background; stdout and stderr go, merged, to ``out`` as they arrive."""
-        finished = threading.Event()
-        running = self._podman()(
-            *args,
-            _bg=True,
-            _out=_Writer(out),
-            _err_to_out=True,
-            _out_bufsize=0,
-            _ok_code=_ANY_EXIT,
-            _done=lambda *_: finished.set(),
-            **self._options(None),
-        )
-        return Stream(running, finished)
+        return self._spawn(args, None, _out=_Writer(out), _err_to_out=True, _out_bufsize=0)

@@ -80,7 +80,7 @@ class StepPlan:
 
 @dataclass(frozen=True, slots=True)
 class Workspace:
-    """Where the workspace is mounted in containers: ``base`` is the volume, ``path`` the working dir in it."""
+    """Where the workspace is in containers: ``base`` is the mounted volume, ``path`` the working dir."""
 
     base: str = "/woodpecker"
     path: str = "src"

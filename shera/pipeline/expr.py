@@ -97,7 +97,7 @@ def _variables(node: Node) -> set[str]:
             return set()
 
 
-def _eval(node: Node, env: Mapping[str, str]) -> Value:  # noqa: PLR0911 - one case per node type
+def _eval(node: Node, env: Mapping[str, str]) -> Value:
     match node:
         case Literal(value=value):
             return value

@@ -79,7 +79,7 @@ def _as_warning(problem: Problem, note: str, *, complete: bool) -> Problem:
         Severity.WARNING,
         problem.kind,
         f"{problem.message}{suffix}",
-        note,
+        problem.hint or note,
     )
 
 

@@ -20,7 +20,6 @@ from shera.pipeline.spec import Constraint, FromSecret, PathConstraint, StepSpec
 from shera.pipeline.substitute import SubstitutionError, substitute, substitute_value
 from shera.pipeline.yamlload import Pos
 
-DEFAULT_CLONE_IMAGE = "docker.io/woodpeckerci/plugin-git"
 T = TypeVar("T")
 
 
@@ -151,10 +150,14 @@ def step_plan(
 
 
 def default_clone(*, tag_event: bool, file: str) -> StepPlan:
-    """Woodpecker's implicit clone step: full history, and the tags for tag events."""
+    """Woodpecker's implicit clone step: full history, and the tags for tag events.
+
+    It has no image: the runtime fills the workspace itself (a copy of the repository for ``shera exec``, a
+    checkout of the exact commit from the git mirror in the server).
+    """
     environment = {"PLUGIN_DEPTH": "0"}
     if tag_event:
         environment["PLUGIN_TAGS"] = "true"
     return StepPlan(
-        name="clone", kind=StepKind.CLONE, image=DEFAULT_CLONE_IMAGE, environment=environment, file=file
+        name="clone", kind=StepKind.CLONE, environment=environment, file=file
     )

@@ -152,12 +152,12 @@ def load_documents(
             documents.append(Document(builder.build(node, 0), builder.pos(node)))
     except _BadTag as exc:
         pos = builder.pos(exc.node)
-        return [], [
-            _problem(file, pos.line, pos.column, "yaml", f"YAML tag {exc.node.tag!r} is not allowed")
-        ]
+        return [], [_problem(file, pos.line, pos.column, "yaml", f"YAML tag {exc.node.tag!r} is not allowed")]
     except _LimitExceeded as exc:
         pos = builder.pos(exc.node)
         return [], [_problem(file, pos.line, pos.column, "limit", str(exc))]
+    if builder.problems:
+        return [], builder.problems
     return documents, []
 
 
@@ -180,6 +180,7 @@ class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
         self.count = 0
+        self.problems: list[Problem] = []
 
     def pos(self, node: yaml.Node) -> Pos:
         return Pos(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -227,13 +228,27 @@ class _Builder:
         out = LDict(self.pos(node))
         merged: list[LDict] = []
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE or (key_node.value == "<<" and key_node.tag == _STR and not key_node.style):
+            if key_node.tag == _MERGE or (
+                key_node.value == "<<" and key_node.tag == _STR and not key_node.style
+            ):
                 merged.extend(self._merge_sources(value_node, depth))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _LimitExceeded("mapping keys must be plain scalars", key_node)
             key = str(key_node.value)
             self._tick(key_node, depth + 1)
+            if key in out.key_pos:
+                first = out.key_pos[key]
+                where = self.pos(key_node)
+                self.problems.append(
+                    _problem(
+                        self.file,
+                        where.line,
+                        where.column,
+                        "duplicate",
+                        f"duplicate key '{key}' (first at line {first.line}); one of them would be lost",
+                    )
+                )
             out[key] = self.build(value_node, depth + 1)
             out.key_pos[key] = self.pos(key_node)
             out.value_pos[key] = self.pos(value_node)
@@ -280,7 +295,10 @@ def _list_merge_source(item: yaml.Node) -> yaml.Node | None:
     if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
         return None
     key_node, value_node = item.value[0]
-    if key_node.tag == _MERGE and isinstance(value_node, yaml.SequenceNode):
-        if all(not isinstance(v, yaml.MappingNode) for v in value_node.value):
-            return value_node
+    if (
+        key_node.tag == _MERGE
+        and isinstance(value_node, yaml.SequenceNode)
+        and all(not isinstance(v, yaml.MappingNode) for v in value_node.value)
+    ):
+        return value_node
     return None

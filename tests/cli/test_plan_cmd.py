@@ -70,7 +70,7 @@ def test_changed_files_filter_paths_and_text_is_a_tree(repo: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "workflow woodpecker",
-        "  stage 1: clone (clone, docker.io/woodpeckerci/plugin-git)",
+        "  stage 1: clone (clone)",
         "  stage 2: test (commands, python:3.12)",
         "  skipped: docs, release",
     ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from shera.errors import ExecutorError
 from shera.executors.base import KILLED_EXIT_CODE, Executor, WorkflowContext
 from shera.executors.podman import PodmanExecutor
 from shera.model.plan import StepKind, StepPlan, Workspace
@@ -91,18 +92,58 @@ def test_steps_share_the_workspace_and_start_in_its_directory(
 
 
 def test_exit_codes_env_and_output_order_come_from_the_container(
+    executor: PodmanExecutor, podman_env: PodmanTestEnv, ctx: WorkflowContext
+) -> None:
+    out = Sink()
+    multiline = 'multi\nline "quoted" $NOT_EXPANDED'
+    step = commands(
+        "fail",
+        podman_env.busybox,
+        'printf "%s|%s|%s|" "$MULTI" "$TOKEN" "$CONTAINERS_CONF"',
+        "echo err >&2",
+        "exit 3",
+        "echo never",
+    )
+    # CONTAINERS_CONF is meant for the container: it must not reach (and break) podman itself
+    env = {"MULTI": multiline, "TOKEN": "s3cr3t = x", "CONTAINERS_CONF": "/nope", "PATH": "/bin"}
+    result = executor.run_step(step, env, out)
+    assert (result.status, result.exit_code, result.oom_killed) == (Status.FAILURE, 3, False)
+    assert f"{multiline}|s3cr3t = x|/nope|" in out.text
+    assert out.text.index("/nope|") < out.text.index("err\n")
+    assert "never\n" not in out.text.replace("+ echo never", "")
+    assert ctx.run_dir is not None
+    assert list((ctx.run_dir / "env").iterdir()) == []  # the env file is gone once the container exists
+
+
+def test_the_dummy_stand_in_sleeps_and_exits_as_asked(
     executor: PodmanExecutor, podman_env: PodmanTestEnv
 ) -> None:
     out = Sink()
-    secret = 'multi\nline "quoted" $NOT_EXPANDED'
-    step = commands(
-        "fail", podman_env.busybox, 'printf "%s|" "$SECRET"', "echo err >&2", "exit 3", "echo never"
-    )
-    result = executor.run_step(step, {"SECRET": secret, "PATH": "/bin"}, out)
-    assert (result.status, result.exit_code, result.oom_killed) == (Status.FAILURE, 3, False)
-    assert f"{secret}|" in out.text
-    assert out.text.index(f"{secret}|") < out.text.index("err\n")
-    assert "never\n" not in out.text.replace("+ echo never", "")
+    started = time.monotonic()
+    step = commands("build", podman_env.dummy, "echo building")
+    result = executor.run_step(step, {"SLEEP": "300ms", "STEP_EXIT_CODE": "1"}, out)
+    assert (result.status, result.exit_code) == (Status.FAILURE, 1)
+    assert time.monotonic() - started >= 0.3
+    assert "building\n" in out.text
+    assert executor.run_step(commands("ok", podman_env.dummy, "exit 0"), {}, Sink()).status is Status.SUCCESS
+
+
+def test_steps_of_one_stage_run_concurrently(executor: PodmanExecutor, podman_env: PodmanTestEnv) -> None:
+    results: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        step = commands(name, podman_env.busybox, f"echo {name} > {name}.txt", "sleep 1")
+        results[name] = executor.run_step(step, {}, Sink())
+
+    threads = [threading.Thread(target=run, args=(f"p{i}",)) for i in range(3)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(getattr(r, "status", None) is Status.SUCCESS for r in results.values()), results
+    assert len(results) == 3
+    assert time.monotonic() - started < 3 * 1 + 1.5  # overlapped, not one after the other
 
 
 def test_a_plugin_step_runs_the_image_entrypoint(executor: PodmanExecutor, podman_env: PodmanTestEnv) -> None:
@@ -197,6 +238,20 @@ def test_a_missing_image_is_a_clear_failed_result(executor: PodmanExecutor) -> N
     assert result.error is not None
     assert "localhost/shera-test/absent:1" in result.error
     assert "not available" in result.error
+
+    with pytest.raises(ExecutorError, match="absent:1"):
+        executor.start_service(
+            commands("db", "localhost/shera-test/absent:1", kind=StepKind.SERVICE), {}, Sink()
+        )
+
+
+def test_a_missing_entrypoint_is_a_failed_result(executor: PodmanExecutor, podman_env: PodmanTestEnv) -> None:
+    plugin = StepPlan(
+        name="p", kind=StepKind.PLUGIN, image=podman_env.busybox, entrypoint=("/no/such/binary",)
+    )
+    result = executor.run_step(plugin, {}, Sink())
+    assert result.status is Status.FAILURE
+    assert result.exit_code != 0
 
 
 def test_a_directory_escaping_the_workspace_is_refused(
