@@ -178,8 +178,9 @@ def write_config(
 def podman_environment(data_dir: Path | None = None, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for podman calls: ``base`` (default ``os.environ``) with She-Ra's private config.
 
-    The configuration lives in ``<data_dir>/podman`` (``data_dir`` defaults to ``default_data_dir()``).
+    The configuration lives in ``<data_dir>/podman``; ``data_dir`` defaults to ``default_data_dir()``, read
+    from She-Ra's own environment (not from ``base``).
     """
     base = dict(os.environ if base is None else base)
-    paths = write_config((data_dir or default_data_dir(base)) / "podman")
+    paths = write_config((data_dir or default_data_dir()) / "podman")
     return {**base, **paths.env}

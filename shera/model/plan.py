@@ -117,6 +117,13 @@ class WorkflowPlan:
     def steps(self) -> tuple[StepPlan, ...]:
         return tuple(step for stage in self.stages for step in stage)
 
+    @property
+    def label(self) -> str:
+        """The name shown to people: matrix rows of one workflow differ by their axis values."""
+        if not self.matrix:
+            return self.name
+        return f"{self.name}[{','.join(f'{k}={v}' for k, v in self.matrix.items())}]"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

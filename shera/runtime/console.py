@@ -118,9 +118,9 @@ class ConsoleReporter:
     def on_workflow_end(self, result: WorkflowResult) -> None:
         with self._lock:
             if result.error:
-                self.console.print(Text(f"workflow {result.name}: {result.error}", style="red"))
+                self.console.print(Text(f"workflow {result.label}: {result.error}", style="red"))
             for step in result.steps:
-                self._states.setdefault((result.name, step.name), step.status)
+                self._states.setdefault((result.label, step.name), step.status)
             self._refresh()
 
     def print_summary(self, result: RunResult) -> None:
@@ -133,13 +133,13 @@ class ConsoleReporter:
                 style = _STYLES.get(step.status, "")
                 duration = f"{step.duration_s:.2f}s"
                 table.add_row(
-                    workflow.name,
+                    workflow.label,
                     step.name,
                     Text(str(step.status), style=style),
                     str(step.exit_code),
                     duration,
                 )
             if not workflow.steps:
-                table.add_row(workflow.name, "-", Text(str(workflow.status)), "", "")
+                table.add_row(workflow.label, "-", Text(str(workflow.status)), "", "")
         with self._lock:
             self.console.print(table)

@@ -149,13 +149,13 @@ class _Scheduler:
             result = run_workflow(wf, self.options, self.dir_names[index])
         except Exception as exc:  # a bug must end the workflow, not hang the run
             error = self.options.masker.mask_text(f"internal error: {type(exc).__name__}: {exc}")
-            result = WorkflowResult(wf.name, Status.FAILURE, [], error=error)
+            result = WorkflowResult(wf.name, Status.FAILURE, [], error=error, matrix=dict(wf.matrix))
         self.results[index] = result
         self.wakeup.put(index)
 
     def _finish(self, index: int, result: WorkflowResult, status: Status | None = None) -> None:
         if status is not None:
             steps = [StepOutcome(name=s.name, status=status) for s in result.steps]
-            result = WorkflowResult(result.name, result.status, steps, result.error)
+            result = WorkflowResult(result.name, result.status, steps, result.error, result.matrix)
         self.results[index] = result
         self.options.reporter.on_workflow_end(result)

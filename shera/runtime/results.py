@@ -50,13 +50,24 @@ class WorkflowResult:
     status: Status
     steps: list[StepOutcome] = field(default_factory=list)
     error: str | None = None
+    matrix: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The name shown to people: matrix rows of one workflow differ by their axis values."""
+        if not self.matrix:
+            return self.name
+        return f"{self.name}[{','.join(f'{k}={v}' for k, v in self.matrix.items())}]"
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "status": str(self.status),
             "steps": [step.summary() for step in self.steps],
         }
+        if self.matrix:
+            out["matrix"] = dict(self.matrix)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ def run_stage(run: WorkflowRun, stage: Sequence[StepPlan]) -> list[StepOutcome]:
 def run_step(run: WorkflowRun, step: StepPlan, state: str) -> StepOutcome:
     """Run one step (or skip it) and report it; never raises for a step's own failure."""
     options = run.options
-    workflow = run.plan.name
+    workflow = run.plan.label
     if options.cancel.is_set() or state not in step.run_on:
         outcome = StepOutcome(name=step.name, status=Status.SKIPPED, ignored=step.failure_ignore)
         options.reporter.on_step_end(workflow, outcome)

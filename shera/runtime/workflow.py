@@ -28,7 +28,9 @@ Woodpecker reports them ``killed`` with exit code 0 (its e2e scenario 13 expects
 def not_run(plan: WorkflowPlan, reason: str) -> WorkflowResult:
     """The result of a workflow that was skipped because of its dependencies."""
     steps = [StepOutcome(name=step.name, status=NOT_RUN_STATUS) for step in (*plan.services, *plan.steps)]
-    return WorkflowResult(name=plan.name, status=Status.SKIPPED, steps=steps, error=reason)
+    return WorkflowResult(
+        name=plan.name, status=Status.SKIPPED, steps=steps, error=reason, matrix=dict(plan.matrix)
+    )
 
 
 def run_workflow(plan: WorkflowPlan, options: RunOptions, dir_name: str) -> WorkflowResult:
@@ -37,7 +39,7 @@ def run_workflow(plan: WorkflowPlan, options: RunOptions, dir_name: str) -> Work
     The executor's ``teardown`` runs exactly once whenever ``prepare`` was attempted, also when a step or
     the executor raised, so nothing of this workflow is left running.
     """
-    options.reporter.on_workflow_start(plan.name)
+    options.reporter.on_workflow_start(plan.label)
     errors: list[str] = []
     services: list[StepOutcome] = []
     steps: list[StepOutcome] = []
@@ -72,7 +74,7 @@ def run_workflow(plan: WorkflowPlan, options: RunOptions, dir_name: str) -> Work
     services = [_service_end(outcome, cancelled=options.cancel.is_set()) for outcome in services]
     for outcome in services:
         if outcome.error is None:
-            options.reporter.on_step_end(plan.name, outcome)
+            options.reporter.on_step_end(plan.label, outcome)
     outcomes = services + steps + never_started
     if options.cancel.is_set():
         status = Status.KILLED
@@ -80,16 +82,18 @@ def run_workflow(plan: WorkflowPlan, options: RunOptions, dir_name: str) -> Work
         status = Status.FAILURE
     else:
         status = Status.SUCCESS
-    result = WorkflowResult(plan.name, status, outcomes, error="; ".join(errors) or None)
+    result = WorkflowResult(
+        plan.name, status, outcomes, error="; ".join(errors) or None, matrix=dict(plan.matrix)
+    )
     options.reporter.on_workflow_end(result)
     return result
 
 
 def _start_service(run: WorkflowRun, service: StepPlan) -> StepOutcome:
     options = run.options
-    options.reporter.on_step_start(run.plan.name, service.name)
+    options.reporter.on_step_start(run.plan.label, service.name)
     started_at, clock = datetime.now(UTC), time.monotonic()
-    sink = StepOutput(options.masker, options.reporter, run.plan.name, service.name)
+    sink = StepOutput(options.masker, options.reporter, run.plan.label, service.name)
     run.open_sinks.append(sink)
     status, exit_code, error = Status.SUCCESS, 0, None
     try:
@@ -110,7 +114,7 @@ def _start_service(run: WorkflowRun, service: StepPlan) -> StepOutcome:
         error=error,
     )
     if error:
-        options.reporter.on_step_end(run.plan.name, outcome)
+        options.reporter.on_step_end(run.plan.label, outcome)
     return outcome
 
 
