@@ -36,7 +36,8 @@ layers: setup ## import-linter layer contracts
 	$(BIN)/lint-imports
 
 unit: setup ## pytest only
-	$(BIN)/pytest
+	@rm -rf .tmp/pytest
+	$(BIN)/pytest --basetemp=$(CURDIR)/.tmp/pytest
 
 test: setup lint typecheck layers unit ## Everything CI checks: ruff, mypy --strict, import-linter, pytest
 

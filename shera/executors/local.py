@@ -132,7 +132,8 @@ class _Service:
             _signal_group(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.thread.join(timeout=DRAIN_LIMIT_S)
-        if self.proc.stdout is not None:
+        if self.proc.stdout is not None and not self.thread.is_alive():
+            # a process that left the group may still hold the pipe: then the reader keeps the fd
             self.proc.stdout.close()
 
 

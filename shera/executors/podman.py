@@ -11,10 +11,11 @@ A step is ``podman create`` → ``podman start --attach`` (output streamed) → 
 (exit code, ``OOMKilled``) → ``podman rm``. ``commands`` steps run Woodpecker's entrypoint
 ``/bin/sh -c 'echo $CI_SCRIPT | base64 -d | /bin/sh -e'`` with the script in ``CI_SCRIPT``; plugin steps
 run the image's own entrypoint. Environment values go through a private ``--env-file`` (see
-``podman_spec``), never through podman's own environment. Images are used from local storage and pulled only when absent; an image that
-cannot be had is a failed ``StepResult`` with podman's reason. Timeout and cancel ``podman kill`` the
-container (``killed``/137). Services and detached steps are started detached with their logs followed into
-their sink. ``teardown`` stops and removes the pod with every container and anonymous volume in it.
+``podman_spec``), never through podman's own environment. Images are used from local storage and pulled
+only when absent; an image that cannot be had is a failed ``StepResult`` with podman's reason. Timeout
+and cancel ``podman kill`` the container (``killed``/137). Services and detached steps are started
+detached, their logs followed into their sink. ``teardown`` stops the pod (``stop_grace`` seconds) and
+removes it with every container and anonymous volume in it.
 
 Without an explicit ``env`` the executor writes and uses She-Ra's private podman configuration
 (``podman_config``) under ``data_dir`` (default ``$SHERA_DATA_DIR`` or ``~/.local/share/shera``).

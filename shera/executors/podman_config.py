@@ -75,11 +75,12 @@ def storage_conf(*, graphroot: Path, runroot: Path) -> str:
 
 def registries_conf(
     *,
-    search: Sequence[str] = ("docker.io",),
+    search: Sequence[str] = (),
     insecure: Sequence[str] = (),
     blocked: Sequence[str] = (),
 ) -> str:
-    """``registries.conf``: short names resolve in ``search``; ``insecure`` registries (``127.0.0.1:PORT``)
+    """``registries.conf``: short names resolve in ``search`` (none by default: a short name means a local
+    image, nothing is pulled from a registry nobody named); ``insecure`` registries (``127.0.0.1:PORT``)
     are reached over plain HTTP; ``blocked`` prefixes are never pulled (a missing image fails at once)."""
     lines = [f"unqualified-search-registries = {_toml_list(search)}", 'short-name-mode = "permissive"']
     for location in insecure:

@@ -213,6 +213,10 @@ def test_teardown_removes_every_container_and_the_pod(
 
     ex.teardown()
     assert leftovers(podman_env, ctx.name) == ([], [])
+    # every test tears its workflow down, so the whole private store is empty too
+    assert podman_env.podman("ps", "--all", "--quiet").stdout == ""
+    assert podman_env.podman("pod", "ps", "--quiet").stdout == ""
+    assert podman_env.podman("volume", "ls", "--quiet").stdout == ""
     ex.teardown()  # idempotent
 
 

@@ -39,7 +39,7 @@ def test_storage_conf_is_overlay_under_the_given_roots_and_paths_are_escaped() -
 
 def test_registries_conf_lists_insecure_and_blocked_registries() -> None:
     conf = tomllib.loads(registries_conf(insecure=("127.0.0.1:5000",), blocked=("localhost/test",)))
-    assert conf["unqualified-search-registries"] == ["docker.io"]
+    assert conf["unqualified-search-registries"] == []
     assert {"location": "127.0.0.1:5000", "insecure": True} in conf["registry"]
     assert {"prefix": "localhost/test", "location": "localhost/test", "blocked": True} in conf["registry"]
 

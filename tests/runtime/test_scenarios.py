@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from shera.errors import PipelineError
 from shera.model.event import Event, EventKind
+from shera.model.plan import Plan
 from shera.pipeline.loader import load_path
 from shera.pipeline.planner import build_plan
 from shera.pipeline.variables import ci_variables
@@ -60,8 +62,16 @@ def test_upstream_e2e_scenario(name: str, tmp_path: Path) -> None:
         assert stub.calls[-1] == ("teardown", "")
 
 
-def check_scenario(name: str, tmp_path: Path, executor_factory: ExecutorFactory) -> None:
-    """Run scenario ``name`` with executors from ``executor_factory``; assert its expected JSON."""
+def check_scenario(
+    name: str,
+    tmp_path: Path,
+    executor_factory: ExecutorFactory,
+    transform: Callable[[Plan], Plan] = lambda plan: plan,
+) -> None:
+    """Run scenario ``name`` with executors from ``executor_factory``; assert its expected JSON.
+
+    ``transform`` may rewrite the plan first (the podman variant maps image names to local stand-ins).
+    """
     need_corpus()
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -76,7 +86,7 @@ def check_scenario(name: str, tmp_path: Path, executor_factory: ExecutorFactory)
         assert raised.value.problems and all(p.file for p in raised.value.problems)
         return
     assert not spec.has_errors, [str(p) for p in spec.problems]
-    plan = build_plan(spec, event)
+    plan = transform(build_plan(spec, event))
 
     result = run_plan(
         plan,

@@ -93,6 +93,7 @@ def _build(env: Mapping[str, str], context: Path, tag: str) -> None:
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     if done.returncode != 0:
         pytest.fail(f"building {tag} failed:\n{done.stderr}")
@@ -152,7 +153,9 @@ def podman_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanTestE
     paths = write_config(root / "config", blocked=(BLOCKED_PREFIX,))
     env = {**os.environ, **paths.env}
     try:
-        info = subprocess.run(["podman", "info"], env=env, capture_output=True, text=True, timeout=120)
+        info = subprocess.run(
+            ["podman", "info"], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
         if info.returncode != 0:
             _unavailable(f"a working podman: {info.stderr.strip()[-500:]}")
         _build_images(env, root)
