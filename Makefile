@@ -36,7 +36,7 @@ layers: setup ## import-linter layer contracts
 	$(BIN)/lint-imports
 
 unit: setup ## pytest only
-	@rm -rf .tmp/pytest
+	@rm -rf .tmp/pytest && mkdir -p .tmp
 	$(BIN)/pytest --basetemp=$(CURDIR)/.tmp/pytest
 
 test: setup lint typecheck layers unit ## Everything CI checks: ruff, mypy --strict, import-linter, pytest

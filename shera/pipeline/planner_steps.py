@@ -158,6 +158,4 @@ def default_clone(*, tag_event: bool, file: str) -> StepPlan:
     environment = {"PLUGIN_DEPTH": "0"}
     if tag_event:
         environment["PLUGIN_TAGS"] = "true"
-    return StepPlan(
-        name="clone", kind=StepKind.CLONE, environment=environment, file=file
-    )
+    return StepPlan(name="clone", kind=StepKind.CLONE, environment=environment, file=file)

@@ -31,8 +31,18 @@ def test_example_lints_clean(example: Path) -> None:
 def test_example_runs_green_locally(example: Path, tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
     result = shera(
-        "exec", str(example), "--executor", "local", "--event", "push", "--branch", "main",
-        "--secret", "deploy_token=example-token-9876", "--summary-json", str(summary),
+        "exec",
+        str(example),
+        "--executor",
+        "local",
+        "--event",
+        "push",
+        "--branch",
+        "main",
+        "--secret",
+        "deploy_token=example-token-9876",
+        "--summary-json",
+        str(summary),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "example-token-9876" not in result.stdout + result.stderr
@@ -44,8 +54,16 @@ def test_example_runs_green_locally(example: Path, tmp_path: Path) -> None:
 
 def test_hello_python_masks_the_deploy_token(tmp_path: Path) -> None:
     result = shera(
-        "exec", str(ROOT / "examples" / "hello-python"), "--executor", "local", "--event", "push",
-        "--branch", "main", "--secret", "deploy_token=example-token-9876",
+        "exec",
+        str(ROOT / "examples" / "hello-python"),
+        "--executor",
+        "local",
+        "--event",
+        "push",
+        "--branch",
+        "main",
+        "--secret",
+        "deploy_token=example-token-9876",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "would upload with token ********" in result.stdout
@@ -54,12 +72,21 @@ def test_hello_python_masks_the_deploy_token(tmp_path: Path) -> None:
 
 def test_hello_python_skips_packaging_off_main() -> None:
     result = shera(
-        "plan", str(ROOT / "examples" / "hello-python"), "--event", "push", "--branch", "feature/x",
-        "--format", "json",
+        "plan",
+        str(ROOT / "examples" / "hello-python"),
+        "--event",
+        "push",
+        "--branch",
+        "feature/x",
+        "--format",
+        "json",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (workflow,) = json.loads(result.stdout)["workflows"]
     assert "package" in workflow["skipped_steps"]
     assert [s["name"] for stage in workflow["stages"] for s in stage] == [
-        "clone", "test", "run", "report-failure",
+        "clone",
+        "test",
+        "run",
+        "report-failure",
     ]

@@ -119,7 +119,7 @@ def test_two_steps_share_the_workspace_and_reach_a_service(
         ),
     )
 
-    # Then both steps succeed, the second reads the first one's file, the service answers by name and on 127.0.0.1
+    # Then both succeed, the second reads the first one's file, the service answers by name and on 127.0.0.1
     assert result.status is Status.SUCCESS, json.dumps(result.summary())
     output = b"".join(recorder.output.values()).decode()
     assert "built by write with ********" in output
