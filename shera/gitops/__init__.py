@@ -1,0 +1,1 @@
+"""Git adapters (GitPython): hardened bare mirrors and checkouts; later the deploy repository."""

@@ -1,0 +1,1 @@
+"""Application services, one verb per module: create, start, cancel, restart, approve, execute."""

@@ -1,0 +1,116 @@
+"""Store layer: engines, sessions and migrations for SQLite (embedded) and PostgreSQL (production).
+
+``Database(url)`` is the handle every store function takes. ``db.transaction()`` yields a session inside one
+transaction (commit on success, rollback on exception). SQLite runs in WAL mode with a busy timeout so the
+API and workers of one machine can share it; PostgreSQL uses a connection pool with pre-ping.
+Database exceptions never leave the store: they become ``StoreUnavailable`` (temporary) or ``StoreError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shera.errors import PermanentError, TemporaryError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(PermanentError):
+    """The database refused an operation (constraint, schema, bad URL)."""
+
+
+class StoreUnavailable(TemporaryError):
+    """The database did not answer or was locked; the same call may succeed later."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` URLs (SQLAlchemy's default driver is psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Database:
+    """One database: an engine and a session factory. Thread-safe; share one per process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        try:
+            if self.url.startswith("sqlite"):
+                path = self.url.split("///", 1)[-1]
+                if path and path != ":memory:":
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self.engine: Engine = create_engine(
+                    self.url, connect_args={"check_same_thread": False, "timeout": 30}
+                )
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            else:
+                self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        except (SQLAlchemyError, ValueError) as exc:
+            raise StoreError(f"cannot use database {self.safe_url}: {exc}") from exc
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages."""
+        head, sep, tail = self.url.partition("@")
+        if not sep or "://" not in head:
+            return self.url
+        scheme, _, userinfo = head.partition("://")
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{tail}"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on any exception."""
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database {self.safe_url} is unavailable: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {exc}") from exc
+        finally:
+            session.close()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection_url"] = self.url
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            raise StoreUnavailable(f"database {self.safe_url} is unavailable: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate {self.safe_url}: {exc}") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
