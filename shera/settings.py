@@ -29,13 +29,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SHERA_", extra="ignore", frozen=True)
 
-    data_dir: Path = Field(default_factory=default_data_dir, description="State: SQLite DB, mirrors, workspaces")
+    data_dir: Path = Field(default_factory=default_data_dir, description="State: SQLite, mirrors, workspaces")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite under data_dir")
-    redis_url: str | None = Field(None, description="Redis URL; unset: `shera up` starts a private redis-server")
+    redis_url: str | None = Field(None, description="Unset: `shera up` starts a private redis-server")
     queue_namespace: str = Field("shera", description="dramatiq namespace (key prefix) in Redis")
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL users and forges reach the API at")
     bootstrap_token: str | None = Field(None, description="Becomes a platform-admin token on first start")
-    jwt_hs256_secret: str | None = Field(None, description="Secret of portal-issued HS256 JWTs")
+    jwt_hs256_secret: str | None = Field(None, description="Secret of portal HS256 JWTs")
     jwt_rs256_public_key: str | None = Field(None, description="PEM public key of portal-issued RS256 JWTs")
     jwt_audience: str | None = Field(None, description="Required `aud` of portal JWTs, when set")
     git_schemes: str = Field("https,ssh", description="Comma list of git URL schemes allowed for clone URLs")
@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     log_cap_bytes: int = Field(8 * 1024 * 1024, description="Per-step log cap; the rest is dropped and noted")
     lease_seconds: float = Field(30.0, description="A worker's lease on a run; renewed while it runs")
     reaper_interval: float = Field(10.0, description="How often expired leases are looked for")
-    reconcile_interval: float = Field(30.0, description="How often queued runs missing from Redis are re-sent")
-    requeue_lost_runs: bool = Field(False, description="Requeue (instead of fail) runs whose worker was lost")
+    reconcile_interval: float = Field(
+        30.0, description="How often queued runs missing from Redis are re-sent"
+    )
+    requeue_lost_runs: bool = Field(False, description="Requeue, not fail, runs of lost workers")
     worker_threads: int = Field(4, description="dramatiq worker threads per process")
     default_executor: str = Field("podman", description="Executor of projects that name none")
 

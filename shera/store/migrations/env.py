@@ -16,9 +16,8 @@ if connection is not None:
     with context.begin_transaction():
         context.run_migrations()
 else:  # `alembic revision --autogenerate` from a developer's shell
-    engine = create_engine(
-        config.attributes.get("connection_url") or config.get_main_option("sqlalchemy.url")
-    )
+    url = str(config.attributes.get("connection_url") or config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(url)
     with engine.begin() as conn:
         context.configure(connection=conn, target_metadata=target, render_as_batch=True)
         with context.begin_transaction():
