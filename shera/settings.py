@@ -60,7 +60,7 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, the optional config file and ``overrides``; ``ConfigError`` if invalid."""
+    """Settings from the environment, the config file and ``overrides``; ``ConfigError`` when invalid."""
     file_values: dict[str, Any] = {}
     config = os.environ.get("SHERA_CONFIG")
     if config:
