@@ -158,7 +158,7 @@ def execute(
     return result
 
 
-def exec_command(  # noqa: PLR0917 (a typer command: one parameter per flag)
+def exec_command(
     path: Annotated[Path, typer.Argument(help="A pipeline file or a repository directory.", exists=True)],
     executor: ExecutorOpt = "podman",
     event: EventOpt = "push",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from shera.cli import exec_cmd, lint_cmd, plan_cmd, schema_cmd
+from shera.cli import client_cmds, exec_cmd, lint_cmd, plan_cmd, schema_cmd, server_cmd
 
 app = typer.Typer(
     name="shera",
-    help="She-Ra: GitOps-driven CI/CD. Lint, plan and run Woodpecker/Drone/She-Ra pipelines.",
+    help="She-Ra: GitOps-driven CI/CD. Lint, plan and run pipelines; serve webhooks and the API.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -17,6 +17,8 @@ lint_cmd.register(app)
 plan_cmd.register(app)
 exec_cmd.register(app)
 schema_cmd.register(app)
+server_cmd.register(app)
+client_cmds.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,154 @@
+"""CLI layer: the server processes: ``shera serve`` (API), ``shera worker``, ``shera up`` (both, one machine).
+
+``shera up`` is the embedded default: SQLite under the data dir, a private ``redis-server`` child when
+``SHERA_REDIS_URL`` is unset, the API in this process and a ``shera worker`` child process. It prints its URL
+when ready and stops every child, in reverse order, when it exits (Ctrl-C or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shera.cli.children import Child, free_port, port_answers, redis_child
+from shera.errors import SheraError
+from shera.settings import Settings, load_settings
+
+HostOpt = Annotated[str, typer.Option("--host", help="Address the API listens on.")]
+PortOpt = Annotated[int, typer.Option("--port", help="Port the API listens on (0: a free one).")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="State directory (default: SHERA_DATA_DIR or per-user).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    app.command("up")(up)
+
+
+def _settings(data_dir: Path | None, **extra: object) -> Settings:
+    try:
+        return load_settings(data_dir=data_dir, **{k: v for k, v in extra.items() if v is not None})
+    except SheraError as exc:
+        typer.echo(f"shera: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _fail(exc: SheraError) -> typer.Exit:
+    typer.echo(f"shera: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt = None) -> None:
+    """Run the REST API and webhook endpoint."""
+    port = port or free_port(host)
+    settings = _settings(data_dir, public_url=_default_public_url(host, port))
+    try:
+        _serve_api(settings, host, port, announce=False)
+    except SheraError as exc:
+        raise _fail(exc) from exc
+
+
+def worker(
+    data_dir: DataDirOpt = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="Worker threads.")] = None,
+) -> None:
+    """Run a worker: takes runs from the queue and executes them; also the reaper and the outbox relay."""
+    from shera.queue.worker import run_worker
+
+    settings = _settings(data_dir, worker_threads=threads)
+    try:
+        run_worker(settings)
+    except SheraError as exc:
+        raise _fail(exc) from exc
+
+
+def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt = None) -> None:
+    """API, worker and (unless configured) a private Redis in one process tree, for a single machine."""
+    port = port or free_port(host)
+    public_url = _default_public_url(host, port)
+    settings = _settings(data_dir, public_url=public_url)
+    children: list[Child] = []
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        overrides: dict[str, str] = {"SHERA_DATA_DIR": str(settings.data_dir)}
+        if not settings.redis_url:
+            redis, url = redis_child(settings.data_dir)
+            redis.start()
+            children.append(redis)
+            overrides["SHERA_REDIS_URL"] = url
+        if public_url:
+            overrides["SHERA_PUBLIC_URL"] = public_url
+        settings = _settings(data_dir, redis_url=overrides.get("SHERA_REDIS_URL"), public_url=public_url)
+        _migrate(settings)
+        worker_child = Child(
+            "shera worker",
+            [sys.executable, "-m", "shera", "worker"],
+            ready=lambda: True,
+            log_path=settings.data_dir / "logs" / "worker.log",
+            env={**os.environ, **overrides},
+            stop_grace=15.0,
+        )
+        worker_child.start()
+        children.append(worker_child)
+        _serve_api(settings, host, port, announce=True)
+    except SheraError as exc:
+        raise _fail(exc) from exc
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+def _default_public_url(host: str, port: int) -> str | None:
+    """``http://HOST:PORT`` unless SHERA_PUBLIC_URL says where users and forges reach the API."""
+    return None if os.environ.get("SHERA_PUBLIC_URL") else f"http://{host}:{port}"
+
+
+def _migrate(settings: Settings) -> None:
+    from shera.store.db import Database
+
+    db = Database(settings.effective_database_url)
+    try:
+        db.migrate()
+    finally:
+        db.dispose()
+
+
+def _serve_api(settings: Settings, host: str, port: int, *, announce: bool) -> None:
+    import uvicorn
+
+    from shera.api.app import create_app
+    from shera.store.db import Database
+
+    db = Database(settings.effective_database_url)
+    db.migrate()
+    config = uvicorn.Config(
+        create_app(settings, db), host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    if announce:
+        threading.Thread(target=_announce, args=(server, host), daemon=True).start()
+    try:
+        server.run()
+    finally:
+        db.dispose()
+
+
+def _announce(server: object, host: str) -> None:
+    """Print the URL once uvicorn listens (``server.started``), so scripts can wait for this line."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not getattr(server, "started", False):
+        time.sleep(0.02)
+    servers = getattr(server, "servers", [])
+    sockets = [sock for srv in servers for sock in getattr(srv, "sockets", [])]
+    port = sockets[0].getsockname()[1] if sockets else 0
+    if port and port_answers(host, port):
+        typer.echo(f"She-Ra is up at http://{host}:{port}", err=False)
+        sys.stdout.flush()
