@@ -10,9 +10,8 @@ algorithm-confusion tokens are refused. Required claims: ``tenant`` (id or name)
 from __future__ import annotations
 
 import secrets
-from typing import Any
-
 import jwt
+from jwt.types import Options
 
 from shera.model.records import Principal, Role
 from shera.settings import Settings
@@ -76,7 +75,7 @@ class Authenticator:
         key = self._keys.get(str(alg))
         if key is None:
             raise Unauthorized(f"JWT algorithm {alg!r} is not accepted")
-        options: dict[str, Any] = {"require": list(REQUIRED_CLAIMS), "verify_aud": bool(self._audience)}
+        options: Options = {"require": list(REQUIRED_CLAIMS), "verify_aud": bool(self._audience)}
         try:
             claims = jwt.decode(token, key, algorithms=[str(alg)], audience=self._audience, options=options)
         except jwt.PyJWTError as exc:

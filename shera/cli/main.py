@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shera.cli import client_cmds, exec_cmd, lint_cmd, plan_cmd, schema_cmd, server_cmd
+from shera.cli import client_cmds, exec_cmd, lint_cmd, plan_cmd, schema_cmd, server_cmd, webhook_cmd
 
 app = typer.Typer(
     name="shera",
@@ -19,6 +19,7 @@ exec_cmd.register(app)
 schema_cmd.register(app)
 server_cmd.register(app)
 client_cmds.register(app)
+webhook_cmd.register(app)
 
 
 def main() -> None:

@@ -113,10 +113,14 @@ class Secret(Base):
 
 
 class Delivery(Base):
-    """One webhook delivery; the unique (forge, delivery id) pair makes redelivery a no-op."""
+    """One webhook delivery; the unique (project, forge, delivery id) makes redelivery a no-op.
+
+    The project is part of the key because a forge without a delivery header gets the body's hash as id, and
+    two projects may receive identical bodies.
+    """
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("forge", "delivery_id"),)
+    __table_args__ = (UniqueConstraint("project_id", "forge", "delivery_id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     forge: Mapped[str] = mapped_column(String(20))

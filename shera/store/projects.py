@@ -15,7 +15,7 @@ from shera.model.records import ProjectRecord
 from shera.store.db import Database, StoreError
 from shera.store.errors import Conflict, NotFound
 from shera.store.models import Project
-from shera.store.timeutil import aware
+from shera.store.convert import project_record as _record
 
 #: Columns ``update_project`` may change (ids, tenant and counters are not among them).
 UPDATABLE = frozenset(
@@ -31,24 +31,6 @@ UPDATABLE = frozenset(
         "forge_token",
     }
 )
-
-
-def _record(row: Project) -> ProjectRecord:
-    return ProjectRecord(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        name=row.name,
-        forge=row.forge,
-        clone_url=row.clone_url,
-        default_branch=row.default_branch,
-        executor=row.executor,
-        trusted=row.trusted,
-        cancel_superseded=row.cancel_superseded,
-        webhook_secret=row.webhook_secret,
-        forge_api_url=row.forge_api_url,
-        forge_token=row.forge_token,
-        created_at=aware(row.created_at),
-    )
 
 
 def _name_taken(exc: StoreError, name: str) -> Conflict | None:

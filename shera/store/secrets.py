@@ -16,7 +16,7 @@ from shera.model.records import SecretRecord
 from shera.store.db import Database
 from shera.store.errors import NotFound
 from shera.store.models import Project, Secret, utcnow
-from shera.store.timeutil import aware
+from shera.store.convert import aware
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +73,7 @@ def list_secrets(db: Database, project_id: str, tenant_id: str) -> list[SecretIn
 def delete_secret(db: Database, project_id: str, tenant_id: str, name: str) -> None:
     with db.transaction() as session:
         _owned(session, project_id, tenant_id)
-        result = session.execute(
-            delete(Secret).where(Secret.project_id == project_id, Secret.name == name)
-        )
+        result = session.execute(delete(Secret).where(Secret.project_id == project_id, Secret.name == name))
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound("secret not found")
 

@@ -13,3 +13,9 @@ def runs_by_status(db: Database) -> dict[str, int]:
     with db.transaction() as session:
         rows = session.execute(select(Run.status, func.count()).group_by(Run.status))
         return {str(status): int(count) for status, count in rows}
+
+
+def ping(db: Database) -> None:
+    """One database round trip; ``StoreUnavailable`` when it does not answer."""
+    with db.transaction() as session:
+        session.execute(select(1))

@@ -9,7 +9,7 @@ from shera.model.records import TenantRecord
 from shera.store.db import Database, StoreError
 from shera.store.errors import Conflict
 from shera.store.models import Tenant
-from shera.store.timeutil import aware
+from shera.store.convert import aware
 
 
 def _record(row: Tenant) -> TenantRecord:

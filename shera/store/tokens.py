@@ -12,7 +12,7 @@ from shera.model.records import Principal, Role
 from shera.store.db import Database
 from shera.store.errors import NotFound
 from shera.store.models import Token
-from shera.store.timeutil import aware
+from shera.store.convert import aware
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 02:01:17.819289
+Create Date: 2026-11-26 02:07:04.868698
 """
 
 from collections.abc import Sequence
@@ -86,7 +86,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
-        sa.UniqueConstraint("forge", "delivery_id", name=op.f("uq_deliveries_forge")),
+        sa.UniqueConstraint("project_id", "forge", "delivery_id", name=op.f("uq_deliveries_project_id")),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_deliveries_project_id"), ["project_id"], unique=False)

@@ -1,0 +1,95 @@
+"""API layer: the FastAPI application — routes, auth, error mapping and metrics wired to one database.
+
+``create_app(settings, db)`` builds everything explicitly (no import-time globals): the forge adapters from
+entry points, the known executors, the git mirrors, a Prometheus registry of its own. It stores the bootstrap
+token (idempotent) when the app starts. She-Ra's errors map to statuses here, with the error's message as
+``detail`` and never a traceback: NotFound 404, Conflict 409, other permanent errors (bad input) 422, store
+errors 500, temporary errors (database or git remote down) 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from shera.api.auth import Authenticator, bootstrap
+from shera.api.metrics import Metrics, MetricsMiddleware
+from shera.api.routes import health, hooks, logs, projects, runs, secrets, tenants
+from shera.errors import PermanentError, TemporaryError
+from shera.forges.base import FORGES, load_forges
+from shera.gitops.mirror import Mirrors
+from shera.plugins import EXECUTORS, Registry
+from shera.settings import Settings
+from shera.store.db import Database, StoreError
+from shera.store.errors import Conflict, NotFound
+from shera.store.stats import runs_by_status
+
+log = logging.getLogger(__name__)
+
+
+def _handler(status_code: int, *, hide: bool = False) -> object:
+    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+        if hide:
+            log.error("request failed: %s", exc)
+        detail = "internal error (see the server log)" if hide else str(exc)
+        return JSONResponse({"detail": detail}, status_code=status_code)
+
+    return handle
+
+
+def create_app(
+    settings: Settings, db: Database, *, registry: Registry | None = None, log_poll_seconds: float = 0.2
+) -> FastAPI:
+    """The API app for ``db``; the caller owns ``db`` (migrates it before, disposes it after).
+
+    ``registry`` supplies the forges and executors (default: the ``shera.forges`` and ``shera.executors``
+    entry points); ``log_poll_seconds`` is how often live log streams look for new chunks.
+    """
+    registry = registry or Registry.from_entry_points((FORGES, EXECUTORS))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(bootstrap, settings, db)
+        yield
+
+    app = FastAPI(
+        title="She-Ra",
+        version="1",
+        summary="GitOps CI/CD engine: webhooks, durable runs, multi-tenant REST API",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.authenticator = Authenticator(settings, db)
+    app.state.forges = load_forges(registry)
+    app.state.executors = frozenset(registry.names(EXECUTORS))
+    app.state.mirrors = Mirrors(settings.data_dir / "mirrors", settings.allowed_git_schemes, timeout=120.0)
+    app.state.log_poll_seconds = log_poll_seconds
+    app.state.metrics = Metrics(lambda: runs_by_status(db))
+
+    for router in (
+        health.router,
+        hooks.router,
+        tenants.router,
+        projects.router,
+        secrets.router,
+        runs.router,
+        logs.router,
+    ):
+        app.include_router(router)
+
+    for exc_type, code, hide in (
+        (NotFound, 404, False),
+        (Conflict, 409, False),
+        (StoreError, 500, True),
+        (PermanentError, 422, False),
+        (TemporaryError, 503, False),
+    ):
+        app.add_exception_handler(exc_type, _handler(code, hide=hide))  # type: ignore[arg-type]
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
