@@ -10,6 +10,7 @@ algorithm-confusion tokens are refused. Required claims: ``tenant`` (id or name)
 from __future__ import annotations
 
 import secrets
+
 import jwt
 from jwt.types import Options
 
@@ -18,7 +19,7 @@ from shera.settings import Settings
 from shera.store import tenants, tokens
 from shera.store.db import Database
 
-TOKEN_PREFIX = "shera_"
+TOKEN_PREFIX = "shera_"  # noqa: S105 - a prefix, not a secret
 REQUIRED_CLAIMS = ("tenant", "role", "sub", "exp")
 
 
@@ -83,7 +84,9 @@ class Authenticator:
         try:
             role = Role(str(claims["role"]))
         except ValueError as exc:
-            raise Unauthorized(f"JWT role {claims['role']!r} is not one of {[r.value for r in Role]}") from exc
+            raise Unauthorized(
+                f"JWT role {claims['role']!r} is not one of {[r.value for r in Role]}"
+            ) from exc
         tenant = tenants.find_tenant(self._db, str(claims["tenant"]))
         if tenant is None:
             raise Unauthorized("JWT names an unknown tenant")

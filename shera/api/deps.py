@@ -1,8 +1,8 @@
 """API layer: FastAPI dependencies as ``Annotated`` aliases — the database, settings, caller and role checks.
 
-Role checks raise 403 only for what the caller's *own* role forbids; whether an object exists in another tenant
-is never revealed (the routes answer 404 for that). Platform-admin tokens belong to no tenant: they manage
-tenants and tenant tokens, and get 403 on tenant-scoped routes.
+Role checks raise 403 only for what the caller's *own* role forbids; whether an object exists in another
+tenant is never revealed (the routes answer 404 for that). Platform-admin tokens belong to no tenant:
+they manage tenants and tenant tokens, and get 403 on tenant-scoped routes.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from shera.api.auth import Authenticator, Unauthorized
 from shera.model.records import Principal, Role
 from shera.settings import Settings
 from shera.store.db import Database
+
 
 @dataclass(frozen=True, slots=True)
 class TenantPrincipal:

@@ -67,7 +67,7 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """Pure ASGI middleware timing every HTTP request (cheaper than ``BaseHTTPMiddleware`` on the hot path)."""
+    """Pure ASGI middleware timing every HTTP request (cheaper than ``BaseHTTPMiddleware``)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app

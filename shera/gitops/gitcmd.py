@@ -79,7 +79,7 @@ _MAX_DETAIL = 1000
 
 def hardened_config(allowed: frozenset[str]) -> list[tuple[str, str]]:
     """The command-scope config every git command gets (see the module docstring)."""
-    pairs = [("protocol.allow", "always")]
+    pairs = [("protocol.allow", "never")]
     pairs += [(f"protocol.{scheme}.allow", "always") for scheme in sorted(allowed & SCHEMES)]
     pairs += [
         ("core.hooksPath", os.devnull),

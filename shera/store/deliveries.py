@@ -1,7 +1,7 @@
 """Store layer: webhook deliveries — the delivery, its run and the run's outbox row in one transaction.
 
 Duplicates are found by the database, not by a look-up first (which would race): the delivery row is unique
-per (forge, delivery id) and the run per ``dedupe_key`` (project, ref, sha). A clash rolls the whole
+per (project, forge, delivery id) and the run per ``dedupe_key`` (project, ref, sha). A clash rolls the whole
 transaction back and is reported as a duplicate, so 50 concurrent copies of one delivery make one run on
 SQLite and on PostgreSQL alike.
 """
@@ -63,18 +63,24 @@ def record_delivery(
             except IntegrityError as exc:
                 raise _Duplicate from exc
     except _Duplicate as exc:
-        existing = _existing(db, forge, delivery_id[:200], new.dedupe_key)
+        existing = _existing(db, project.id, forge, delivery_id[:200], new.dedupe_key)
         if existing is None:
             raise StoreError(f"cannot record delivery {delivery_id!r}: {exc.__cause__}") from exc
         return Recorded(created=False, run_id=existing)
     return Recorded(created=True, run_id=run_id)
 
 
-def _existing(db: Database, forge: str, delivery_id: str, dedupe_key: str | None) -> str | None:
+def _existing(
+    db: Database, project_id: str, forge: str, delivery_id: str, dedupe_key: str | None
+) -> str | None:
     """The run a clashing delivery duplicates; None when nothing clashes (the error was something else)."""
     with db.transaction() as session:
         delivery = session.scalar(
-            select(Delivery).where(Delivery.forge == forge, Delivery.delivery_id == delivery_id)
+            select(Delivery).where(
+                Delivery.project_id == project_id,
+                Delivery.forge == forge,
+                Delivery.delivery_id == delivery_id,
+            )
         )
         if delivery is not None:
             return delivery.run_id or ""

@@ -12,10 +12,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from shera.model.records import ProjectRecord
+from shera.store.convert import project_record as _record
 from shera.store.db import Database, StoreError
 from shera.store.errors import Conflict, NotFound
 from shera.store.models import Project
-from shera.store.convert import project_record as _record
 
 #: Columns ``update_project`` may change (ids, tenant and counters are not among them).
 UPDATABLE = frozenset(
@@ -78,7 +78,7 @@ def create_project(
 
 
 def get_project(db: Database, project_id: str, tenant_id: str | None) -> ProjectRecord | None:
-    """The project, or ``None`` when it does not exist or belongs to another tenant (``None`` = any tenant)."""
+    """The project, or ``None`` when missing or another tenant's (``tenant_id=None``: any tenant)."""
     with db.transaction() as session:
         row = session.get(Project, project_id)
         if row is None or (tenant_id is not None and row.tenant_id != tenant_id):

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from shera.model.records import SecretRecord
+from shera.store.convert import aware
 from shera.store.db import Database
 from shera.store.errors import NotFound
 from shera.store.models import Project, Secret, utcnow
-from shera.store.convert import aware
 
 
 @dataclass(frozen=True, slots=True)

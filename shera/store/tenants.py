@@ -6,10 +6,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from shera.model.records import TenantRecord
+from shera.store.convert import aware
 from shera.store.db import Database, StoreError
 from shera.store.errors import Conflict
 from shera.store.models import Tenant
-from shera.store.convert import aware
 
 
 def _record(row: Tenant) -> TenantRecord:

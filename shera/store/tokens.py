@@ -1,4 +1,4 @@
-"""Store layer: API tokens, kept only as SHA-256 digests; a token row names its tenant (NULL = platform admin)."""
+"""Store layer: API tokens, kept only as SHA-256 digests; ``tenant_id`` NULL means a platform admin."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from shera.model.records import Principal, Role
+from shera.store.convert import aware
 from shera.store.db import Database
 from shera.store.errors import NotFound
 from shera.store.models import Token
-from shera.store.convert import aware
 
 
 @dataclass(frozen=True, slots=True)

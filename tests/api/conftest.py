@@ -22,7 +22,9 @@ from shera.forges.gitlab import GitLab
 from shera.forges.gogs import Gogs
 from shera.plugins import EXECUTORS, Registry
 from shera.settings import Settings
+from shera.store import projects, runs
 from shera.store.db import Database
+from shera.store.runs import NewRun
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers the httpx2 package for its test client and warns when it falls back to httpx
@@ -32,6 +34,7 @@ with warnings.catch_warnings():
 
 BOOTSTRAP = "bootstrap-secret-for-tests"
 HS_SECRET = "portal-hs256-secret-of-at-least-32-bytes!"
+WORLD_SHA = "c" * 40
 ROLES = ("admin", "maintainer", "developer", "viewer")
 
 
@@ -183,3 +186,27 @@ def acme(api: Api) -> Tenant:
 @pytest.fixture
 def globex(api: Api) -> Tenant:
     return api.tenant("globex")
+
+
+@pytest.fixture
+def world(api: Api, acme: Tenant, globex: Tenant) -> dict[str, str]:
+    """Tenant A's objects, one of each kind a path can name."""
+    project_id = api.project(acme)["id"]
+    put = api.client.put(
+        f"/api/v1/projects/{project_id}/secrets/token", json={"value": "v"}, headers=acme.auth()
+    )
+    assert put.status_code == 201
+    record = projects.get_project(api.db, project_id, acme.id)
+    assert record is not None
+    run = runs.insert_run(
+        api.db, record, NewRun(event="push", ref="refs/heads/main", branch="main", sha=WORLD_SHA)
+    )
+    assert runs.transition(api.db, run.id, "pending_approval", ("queued",))
+    tokens = api.client.get(f"/api/v1/tenants/{acme.id}/tokens", headers=acme.auth()).json()["data"]
+    return {
+        "tenant_id": acme.id,
+        "project_id": project_id,
+        "run_id": run.id,
+        "token_id": tokens[0]["id"],
+        "name": "token",
+    }

@@ -68,7 +68,10 @@ def test_revoked_token_stops_working(api: Api, acme: Tenant) -> None:
 def test_bootstrap_token_is_platform_admin_and_stored_once(make_api: Any) -> None:
     first = make_api()
     second = make_api()  # a second start on the same database
-    assert second.client.post("/api/v1/tenants", json={"name": "t1"}, headers=bearer(BOOTSTRAP)).status_code == 201
+    assert (
+        second.client.post("/api/v1/tenants", json={"name": "t1"}, headers=bearer(BOOTSTRAP)).status_code
+        == 201
+    )
     with first.db.engine.connect() as connection:
         count = connection.exec_driver_sql("SELECT count(*) FROM tokens WHERE tenant_id IS NULL").scalar()
     assert count == 1
@@ -126,7 +129,9 @@ def test_alg_none_is_401(api: Api, acme: Tenant) -> None:
     assert api.client.get(ME, headers=bearer(unsigned)).status_code == 401
 
 
-def test_rs256_jwt_valid_and_wrong_key(api: Api, acme: Tenant, rsa_keys: RsaKeys, other_rsa_keys: RsaKeys) -> None:
+def test_rs256_jwt_valid_and_wrong_key(
+    api: Api, acme: Tenant, rsa_keys: RsaKeys, other_rsa_keys: RsaKeys
+) -> None:
     assert api.client.get(ME, headers=bearer(rs256(claims(acme.name), rsa_keys))).status_code == 200
     assert api.client.get(ME, headers=bearer(rs256(claims(acme.name), other_rsa_keys))).status_code == 401
     expired = rs256(claims(acme.name, exp=int(time.time()) - 5), rsa_keys)

@@ -60,8 +60,12 @@ def count_rows(api: Api, table: str) -> int:
 def test_signed_push_queues_a_run_and_redelivery_is_duplicate(api: Api, acme: Tenant) -> None:
     project = api.project(acme)
     body = push()
-    first = api.client.post(project["hook_url"], content=body, headers=signed(body, project["webhook_secret"]))
-    again = api.client.post(project["hook_url"], content=body, headers=signed(body, project["webhook_secret"]))
+    first = api.client.post(
+        project["hook_url"], content=body, headers=signed(body, project["webhook_secret"])
+    )
+    again = api.client.post(
+        project["hook_url"], content=body, headers=signed(body, project["webhook_secret"])
+    )
 
     assert first.status_code == 202
     assert first.json()["status"] == "queued"
@@ -92,14 +96,18 @@ def test_unknown_project_forge_mismatch_and_unknown_forge_are_404(api: Api, acme
     assert api.client.post(f"{base}/github/{'0' * 32}", content=body, headers=headers).status_code == 404
     assert api.client.post(f"{base}/github/not-an-id", content=body, headers=headers).status_code == 404
     assert api.client.post(f"{base}/gitlab/{project['id']}", content=body, headers=headers).status_code == 404
-    assert api.client.post(f"{base}/bitbucket/{project['id']}", content=body, headers=headers).status_code == 404
+    assert (
+        api.client.post(f"{base}/bitbucket/{project['id']}", content=body, headers=headers).status_code == 404
+    )
 
 
 def test_oversized_body_is_413(api: Api, acme: Tenant) -> None:
     project = api.project(acme)
     cap = api.settings.webhook_max_bytes
     big = b"{" + b" " * cap + b"}"
-    response = api.client.post(project["hook_url"], content=big, headers=signed(big, project["webhook_secret"]))
+    response = api.client.post(
+        project["hook_url"], content=big, headers=signed(big, project["webhook_secret"])
+    )
     assert response.status_code == 413
 
 
@@ -139,7 +147,9 @@ def test_ping_and_ignored_events_are_2xx_without_runs(api: Api, acme: Tenant) ->
     issue = json.dumps({"action": "opened", "issue": {}}).encode()
 
     pong = api.client.post(project["hook_url"], content=ping, headers=signed(ping, secret, "ping", "p"))
-    gone = api.client.post(project["hook_url"], content=deleted_body, headers=signed(deleted_body, secret, "push", "x"))
+    gone = api.client.post(
+        project["hook_url"], content=deleted_body, headers=signed(deleted_body, secret, "push", "x")
+    )
     other = api.client.post(project["hook_url"], content=issue, headers=signed(issue, secret, "issues", "i"))
 
     assert (pong.status_code, pong.json()["status"]) == (200, "pong")
@@ -152,7 +162,9 @@ def test_ping_and_ignored_events_are_2xx_without_runs(api: Api, acme: Tenant) ->
 def test_malformed_json_with_a_valid_signature_is_200_ignored(api: Api, acme: Tenant) -> None:
     project = api.project(acme)
     body = b"{not json"
-    response = api.client.post(project["hook_url"], content=body, headers=signed(body, project["webhook_secret"]))
+    response = api.client.post(
+        project["hook_url"], content=body, headers=signed(body, project["webhook_secret"])
+    )
     assert response.status_code == 200
     assert response.json()["status"] == "ignored" and "malformed" in response.json()["reason"]
 

@@ -31,7 +31,9 @@ def test_create_returns_secret_and_hook_url(api: Api, acme: Tenant) -> None:
 def test_forge_token_is_write_only(api: Api, acme: Tenant) -> None:
     project = create(api, acme, forge_token="ghp_topsecret").json()
     assert project["has_forge_token"] is True
-    assert "ghp_topsecret" not in api.client.get(f"/api/v1/projects/{project['id']}", headers=acme.auth()).text
+    assert (
+        "ghp_topsecret" not in api.client.get(f"/api/v1/projects/{project['id']}", headers=acme.auth()).text
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,7 +96,9 @@ def test_list_shows_the_callers_tenant_only(api: Api, acme: Tenant, globex: Tena
 def test_patch_changes_fields_with_the_same_rules(api: Api, acme: Tenant) -> None:
     project = create(api, acme).json()
     url = f"/api/v1/projects/{project['id']}"
-    patched = api.client.patch(url, json={"default_branch": "dev", "cancel_superseded": False}, headers=acme.auth("maintainer"))
+    patched = api.client.patch(
+        url, json={"default_branch": "dev", "cancel_superseded": False}, headers=acme.auth("maintainer")
+    )
     assert patched.status_code == 200
     assert patched.json()["default_branch"] == "dev" and patched.json()["cancel_superseded"] is False
     assert api.client.patch(url, json={"clone_url": "ext::x"}, headers=acme.auth()).status_code == 422
@@ -118,7 +122,9 @@ def test_delete_needs_admin_and_removes_the_project(api: Api, acme: Tenant) -> N
 
 def test_rotating_the_webhook_secret(api: Api, acme: Tenant) -> None:
     project = create(api, acme).json()
-    rotated = api.client.post(f"/api/v1/projects/{project['id']}/webhook-secret", headers=acme.auth("maintainer"))
+    rotated = api.client.post(
+        f"/api/v1/projects/{project['id']}/webhook-secret", headers=acme.auth("maintainer")
+    )
     assert rotated.status_code == 200
     assert rotated.json()["webhook_secret"] != project["webhook_secret"]
     assert rotated.json()["hook_url"] == project["hook_url"]

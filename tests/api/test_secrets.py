@@ -12,8 +12,12 @@ def test_secrets_are_write_only(api: Api, acme: Tenant) -> None:
     project = api.project(acme)
     url = f"/api/v1/projects/{project['id']}/secrets"
 
-    created = api.client.put(f"{url}/deploy_key", json={"value": VALUE, "events": ["push"]}, headers=acme.auth("maintainer"))
-    replaced = api.client.put(f"{url}/deploy_key", json={"value": VALUE + "2"}, headers=acme.auth("maintainer"))
+    created = api.client.put(
+        f"{url}/deploy_key", json={"value": VALUE, "events": ["push"]}, headers=acme.auth("maintainer")
+    )
+    replaced = api.client.put(
+        f"{url}/deploy_key", json={"value": VALUE + "2"}, headers=acme.auth("maintainer")
+    )
     listed = api.client.get(url, headers=acme.auth("viewer"))
 
     assert created.status_code == 201 and replaced.status_code == 200
@@ -35,7 +39,12 @@ def test_secret_events_limit_who_receives_them(api: Api, acme: Tenant) -> None:
 
 def test_secret_input_is_validated(api: Api, acme: Tenant) -> None:
     url = f"/api/v1/projects/{api.project(acme)['id']}/secrets"
-    assert api.client.put(f"{url}/ok", json={"value": "x", "events": ["pushed"]}, headers=acme.auth()).status_code == 422
+    assert (
+        api.client.put(
+            f"{url}/ok", json={"value": "x", "events": ["pushed"]}, headers=acme.auth()
+        ).status_code
+        == 422
+    )
     assert api.client.put(f"{url}/bad name", json={"value": "x"}, headers=acme.auth()).status_code == 422
     assert api.client.put(f"{url}/ok", json={"value": ""}, headers=acme.auth()).status_code == 422
 

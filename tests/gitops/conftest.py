@@ -1,4 +1,4 @@
-"""Fixtures of the gitops tests: source repositories made with git in tmp_path, served as file:// and by git daemon."""
+"""Fixtures of the gitops tests: git repositories in tmp_path, served as file:// URLs and by git daemon."""
 
 from __future__ import annotations
 
@@ -101,11 +101,10 @@ def source(make_repo: Callable[[str], SourceRepo]) -> SourceRepo:
 
 @pytest.fixture
 def mirrors_factory(tmp_path: Path) -> Callable[..., Mirrors]:
-    """``make(*schemes, **kwargs)``: a ``Mirrors`` under ``tmp_path/mirrors`` allowing ``schemes``."""
+    """``make(*schemes, timeout=60)``: a ``Mirrors`` under ``tmp_path/mirrors`` allowing ``schemes``."""
 
-    def make(*schemes: str, **kwargs: float) -> Mirrors:
-        kwargs.setdefault("timeout", 60.0)
-        return Mirrors(tmp_path / "mirrors", frozenset(schemes), **kwargs)
+    def make(*schemes: str, timeout: float = 60.0) -> Mirrors:
+        return Mirrors(tmp_path / "mirrors", frozenset(schemes), timeout=timeout)
 
     return make
 
@@ -143,7 +142,9 @@ def git_daemon(served: Path, tmp_path: Path) -> Iterator[str]:
                 break
             except OSError:
                 if daemon.poll() is not None or time.monotonic() > deadline:
-                    _unavailable(f"a git daemon that starts: {daemon.stderr.read() if daemon.stderr else ''!r}")
+                    _unavailable(
+                        f"a git daemon that starts: {daemon.stderr.read() if daemon.stderr else ''!r}"
+                    )
                 time.sleep(0.05)
         yield f"git://127.0.0.1:{port}"
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from shera.errors import ConfigError
 from shera.gitops.errors import BadRef, GitError
 from shera.gitops.mirror import Mirrors
 from tests.gitops.conftest import SourceRepo, git, quiet_env
@@ -86,7 +87,10 @@ def test_checkout_gives_exactly_the_sha_detached(
     assert git("-C", str(dest), "status", "--porcelain", env=env) == ""
     assert git("-C", str(dest), "remote", "get-url", "origin", env=env) == url
     # the work tree is self-contained: history and tags are there for `git describe`-like steps
-    assert git("-C", str(dest), "log", "--format=%s", "origin/main", env=env).splitlines() == ["later", "initial"]
+    assert git("-C", str(dest), "log", "--format=%s", "origin/main", env=env).splitlines() == [
+        "later",
+        "initial",
+    ]
 
 
 def test_checkout_fetches_a_sha_the_mirror_does_not_have_yet(
@@ -210,7 +214,9 @@ def test_changed_files_between_two_commits(source: SourceRepo, mirrors_factory: 
     assert sorted(changed) == ["added.txt", "dir/new näme", "edit.txt", "gone.txt", "old name"]
 
 
-def test_changed_files_is_none_when_before_is_unknown(source: SourceRepo, mirrors_factory: MakeMirrors) -> None:
+def test_changed_files_is_none_when_before_is_unknown(
+    source: SourceRepo, mirrors_factory: MakeMirrors
+) -> None:
     mirrors = mirrors_factory("file")
     head = source.head()
     assert mirrors.changed_files(source.url, "0" * 40, head) is None
@@ -280,4 +286,29 @@ def test_concurrent_fetches_from_processes_share_one_healthy_mirror(
     mirror = Path(paths.pop())
     git("--git-dir", str(mirror), "fsck", "--strict", env=quiet_env(tmp_path))
     assert refs_of(mirror, dict(source.env)) == source_refs(source)
-    assert sorted(p.name for p in root.iterdir()) == sorted([".home", mirror.name, mirror.with_suffix(".lock").name])
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        [".home", mirror.name, mirror.with_suffix(".lock").name]
+    )
+
+
+def test_a_half_made_mirror_is_rebuilt(source: SourceRepo, mirrors_factory: MakeMirrors) -> None:
+    mirrors = mirrors_factory("file")
+    broken = mirrors.path_of(source.url)
+    broken.mkdir(parents=True)
+    (broken / "junk").write_text("left by a crash")
+
+    path = mirrors.fetch(source.url)
+
+    assert not (path / "junk").exists()
+    assert refs_of(path, dict(source.env)) == source_refs(source)
+
+
+def test_unknown_schemes_in_settings_are_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown git schemes \\['ftp'\\]"):
+        Mirrors(tmp_path, frozenset({"https", "ftp"}))
+
+
+def test_missing_git_is_a_git_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GitError, match="git is not installed"):
+        Mirrors(tmp_path, frozenset({"https"}))

@@ -14,7 +14,14 @@ from shera.gitops.mirror import Mirrors
 from tests.gitops.conftest import SourceRepo, git, quiet_env
 
 MakeMirrors = Callable[..., Mirrors]
-HOOKS = ("post-checkout", "reference-transaction", "post-merge", "post-rewrite", "pre-auto-gc", "post-index-change")
+HOOKS = (
+    "post-checkout",
+    "reference-transaction",
+    "post-merge",
+    "post-rewrite",
+    "pre-auto-gc",
+    "post-index-change",
+)
 
 
 def write_hooks(directory: Path, marker: Path) -> None:
@@ -103,7 +110,9 @@ def test_no_hook_runs_whether_from_the_source_the_mirror_or_the_machine(
     # ...on a machine whose global config and template directory install hooks everywhere
     home = tmp_path / "machine-home"
     home.mkdir()
-    (home / ".gitconfig").write_text(f"[core]\n\thooksPath = {evil}\n[init]\n\ttemplateDir = {tmp_path / 'tpl'}\n")
+    (home / ".gitconfig").write_text(
+        f"[core]\n\thooksPath = {evil}\n[init]\n\ttemplateDir = {tmp_path / 'tpl'}\n"
+    )
     write_hooks(tmp_path / "tpl" / "hooks", marker)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_TEMPLATE_DIR", str(tmp_path / "tpl"))

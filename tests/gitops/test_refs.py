@@ -9,7 +9,16 @@ import pytest
 from shera.gitops.errors import BadRef
 from shera.gitops.refs import check_ref_name, check_sha, is_zero_sha, ref_problem
 
-GOOD_NAMES = ["main", "feature/x-1", "release/v1.2.3", "refs/heads/main", "refs/tags/v1", "deadbeef", "a@b", "ü-ñ"]
+GOOD_NAMES = [
+    "main",
+    "feature/x-1",
+    "release/v1.2.3",
+    "refs/heads/main",
+    "refs/tags/v1",
+    "deadbeef",
+    "a@b",
+    "ü-ñ",
+]
 BAD_NAMES = [
     "",
     "--output=/tmp/x",
@@ -56,7 +65,9 @@ def test_agrees_with_git_check_ref_format(name: str) -> None:
         # git would read it as an option; She-Ra refuses a leading '-' everywhere.
         assert ref_problem(name) is not None
         return
-    done = subprocess.run(["git", "check-ref-format", "--allow-onelevel", name], capture_output=True, check=False)
+    done = subprocess.run(
+        ["git", "check-ref-format", "--allow-onelevel", name], capture_output=True, check=False
+    )
     assert (done.returncode == 0) == (ref_problem(name) is None), name
 
 
@@ -65,7 +76,9 @@ def test_shas_of_7_to_64_hex_pass(sha: str) -> None:
     assert check_sha(sha) == sha
 
 
-@pytest.mark.parametrize("sha", ["abcdef", "a" * 65, "ABCDEF01", "g" * 40, "--output=/tmp/x", "HEAD", "abc1234~1"])
+@pytest.mark.parametrize(
+    "sha", ["abcdef", "a" * 65, "ABCDEF01", "g" * 40, "--output=/tmp/x", "HEAD", "abc1234~1"]
+)
 def test_other_shas_raise_bad_ref(sha: str) -> None:
     with pytest.raises(BadRef, match="not a commit sha"):
         check_sha(sha)

@@ -92,7 +92,10 @@ def test_refusal_message_redacts_credentials() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("fatal: unable to access 'https://user:pw@host/r/': 403", "fatal: unable to access 'https://user:***@host/r/': 403"),
+        (
+            "fatal: unable to access 'https://user:pw@host/r/': 403",
+            "fatal: unable to access 'https://user:***@host/r/': 403",
+        ),
         ("https://ghp_token123@github.com/o/r", "https://***@github.com/o/r"),
         ("ssh://git@host/r and git://h/r", "ssh://git@host/r and git://h/r"),
         ("ssh://git:secret@host/r", "ssh://git:***@host/r"),

@@ -1,7 +1,8 @@
-"""API layer: projects of the caller's tenant — register a repository, read, change, delete, rotate its secret.
+"""API layer: projects of the caller's tenant — register a repository, read, change, delete, rotate secret.
 
-Maintainers manage projects; marking one ``trusted`` or giving it the ``local`` executor needs admin, and the
-``local`` executor is only for trusted projects. Another tenant's project is reported exactly like a missing one.
+Maintainers manage projects; marking one ``trusted`` or giving it the ``local`` executor needs admin, and
+the ``local`` executor is only for trusted projects. Another tenant's project is reported exactly like a
+missing one.
 """
 
 from __future__ import annotations
@@ -139,9 +140,7 @@ def rotate_webhook_secret(
 ) -> WebhookSecret:
     """Replace the webhook secret (the old one stops verifying at once); shown in this response only."""
     owned_project(db, project_id, principal.tenant_id)
-    record = projects.update_project(
-        db, project_id, principal.tenant_id, webhook_secret=new_webhook_secret()
-    )
+    record = projects.update_project(db, project_id, principal.tenant_id, webhook_secret=new_webhook_secret())
     return WebhookSecret(
         webhook_secret=record.webhook_secret, hook_url=present.hook_url(settings.public_url, record)
     )

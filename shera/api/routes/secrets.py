@@ -18,7 +18,12 @@ SecretNamePath = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A
 
 @router.put("/{name}", responses={201: {"model": SecretPublic}})
 def put_secret(
-    project_id: str, name: SecretNamePath, body: SecretPut, db: DbDep, principal: MaintainerDep, response: Response
+    project_id: str,
+    name: SecretNamePath,
+    body: SecretPut,
+    db: DbDep,
+    principal: MaintainerDep,
+    response: Response,
 ) -> SecretPublic:
     """Create (201) or replace (200) a secret; runs of the listed events receive it (none listed: all)."""
     info, created = secrets.put_secret(
