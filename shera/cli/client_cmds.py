@@ -61,7 +61,7 @@ def _print(data: Any, fmt: str, columns: list[str], title: str) -> None:
 
 def _project_id(client: Client, project: str) -> str:
     """``project`` as given when it is an id, else the id of the caller's project with that name."""
-    items = client.request("GET", "/api/v1/projects")
+    items = client.request("GET", "/api/v1/projects")["data"]
     for item in items:
         if project in (item["id"], item["name"]):
             return str(item["id"])
@@ -82,7 +82,7 @@ def login(
 def projects(url: UrlOpt = None, token: TokenOpt = None, fmt: FormatOpt = "text") -> None:
     """List the projects of your tenant."""
     with _client(url, token) as client:
-        items = client.request("GET", "/api/v1/projects")
+        items = client.request("GET", "/api/v1/projects")["data"]
     _print(items, fmt, ["id", "name", "forge", "default_branch", "executor", "clone_url"], "projects")
 
 
@@ -128,7 +128,7 @@ def runs(
     query = {k: v for k, v in {"status": status, "branch": branch}.items() if v}
     with _client(url, token) as client:
         data = client.request("GET", f"/api/v1/projects/{_project_id(client, project)}/runs", params=query)
-    items = data["runs"] if isinstance(data, dict) else data
+    items = data["data"]
     _print(items, fmt, ["id", "number", "status", "event", "ref", "sha", "created_at"], "runs")
 
 

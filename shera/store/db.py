@@ -8,6 +8,7 @@ Database exceptions never leave the store: they become ``StoreUnavailable`` (tem
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,12 +33,20 @@ class StoreUnavailable(TemporaryError):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE (see _sqlite_begin) instead of pysqlite's
+    # deferred BEGIN: a deferred transaction that reads and then writes can fail at once with "database is
+    # locked" when another connection wrote meanwhile, without waiting on the busy timeout.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def normalize_url(url: str) -> str:
@@ -62,11 +71,15 @@ class Database:
                     self.url, connect_args={"check_same_thread": False, "timeout": 30}
                 )
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+                event.listen(self.engine, "begin", _sqlite_begin)
             else:
                 self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         except (SQLAlchemyError, ValueError) as exc:
             raise StoreError(f"cannot use database {self.safe_url}: {exc}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of this process queue on this lock (no sleeping), so only
+        # other processes ever meet SQLite's busy handler with its back-off sleeps.
+        self._writer = threading.RLock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -84,6 +97,13 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back on any exception."""
+        if self._writer is not None:
+            with self._writer:
+                yield from self._transaction()
+        else:
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[Session]:
         session = self._sessions()
         try:
             with session.begin():

@@ -84,16 +84,13 @@ def db(tmp_path: Path, migrated_template: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def test_registry() -> Registry:
+def forge_registry() -> Registry:
     """The entry-point registry, with the built-in forges added by hand when they are not installed."""
     registry = Registry.from_entry_points((FORGES, EXECUTORS))
     for forge in (GitHub, GitLab, Gitea, Gogs):
         if forge.name not in registry.names(FORGES):
             registry.register(FORGES, forge.name, forge())
     return registry
-
-
-test_registry.__test__ = False  # type: ignore[attr-defined]
 
 
 def make_settings(tmp_path: Path, rsa_public: str, **overrides: Any) -> Settings:
@@ -161,7 +158,7 @@ def make_api(tmp_path: Path, db: Database, rsa_keys: RsaKeys) -> Iterator[Any]:
 
     def make(**overrides: Any) -> Api:
         settings = make_settings(tmp_path, rsa_keys.public_pem, **overrides)
-        app = create_app(settings, db, registry=test_registry(), log_poll_seconds=0.02)
+        app = create_app(settings, db, registry=forge_registry(), log_poll_seconds=0.02)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)

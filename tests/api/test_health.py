@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from shera.api.app import create_app
 from shera.store.db import Database
-from tests.api.conftest import Api, Tenant, make_settings, test_registry
+from tests.api.conftest import Api, Tenant, forge_registry, make_settings
 
 
 def test_healthz_needs_no_auth(api: Api) -> None:
@@ -33,7 +33,7 @@ def test_metrics_are_per_app_and_use_route_templates(make_api: Any, acme: Tenant
 def test_store_down_is_503_without_traceback(tmp_path: Any, rsa_keys: Any) -> None:
     dead = Database("postgresql://nobody@127.0.0.1:1/none")
     app = create_app(
-        make_settings(tmp_path, rsa_keys.public_pem, bootstrap_token=None), dead, registry=test_registry()
+        make_settings(tmp_path, rsa_keys.public_pem, bootstrap_token=None), dead, registry=forge_registry()
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         health = client.get("/healthz")

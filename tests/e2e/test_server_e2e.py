@@ -96,8 +96,7 @@ def test_signed_push_runs_the_pipeline(shera_up: Server, tmp_path: Path) -> None
     assert send_push(project, payload, "delivery-2").json()["status"] == "duplicate"
     with shera_up.api(token) as client:
         runs = client.get(f"/api/v1/projects/{project['id']}/runs").json()
-    items = runs["runs"] if isinstance(runs, dict) else runs
-    assert [r["id"] for r in items] == [run_id]
+    assert [r["id"] for r in runs["data"]] == [run_id]
 
 
 def test_forged_signature_is_rejected_and_nothing_runs(shera_up: Server, tmp_path: Path) -> None:
@@ -110,4 +109,4 @@ def test_forged_signature_is_rejected_and_nothing_runs(shera_up: Server, tmp_pat
     time.sleep(0.5)
     with shera_up.api(token) as client:
         runs = client.get(f"/api/v1/projects/{project['id']}/runs").json()
-    assert (runs["runs"] if isinstance(runs, dict) else runs) == []
+    assert runs["data"] == []
