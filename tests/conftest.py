@@ -1,3 +1,3 @@
 """Test suite root: shared fixtures come from ``tests/support`` plugins."""
 
-pytest_plugins = ["tests.support.corpus", "tests.support.podman"]
+pytest_plugins = ["tests.support.corpus", "tests.support.podman", "tests.support.server"]

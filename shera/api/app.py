@@ -10,7 +10,7 @@ errors 500, temporary errors (database or git remote down) 503.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -43,12 +43,19 @@ def _handler(status_code: int, *, hide: bool = False) -> object:
 
 
 def create_app(
-    settings: Settings, db: Database, *, registry: Registry | None = None, log_poll_seconds: float = 0.2
+    settings: Settings,
+    db: Database,
+    *,
+    registry: Registry | None = None,
+    log_poll_seconds: float = 0.2,
+    on_run_created: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The API app for ``db``; the caller owns ``db`` (migrates it before, disposes it after).
 
     ``registry`` supplies the forges and executors (default: the ``shera.forges`` and ``shera.executors``
-    entry points); ``log_poll_seconds`` is how often live log streams look for new chunks.
+    entry points); ``log_poll_seconds`` is how often live log streams look for new chunks;
+    ``on_run_created(run_id)`` is called after a run was committed (the server wakes its outbox relay so the
+    run reaches a worker at once instead of at the relay's next poll). It must not block or raise.
     """
     registry = registry or Registry.from_entry_points((FORGES, EXECUTORS))
 
@@ -70,6 +77,7 @@ def create_app(
     app.state.executors = frozenset(registry.names(EXECUTORS))
     app.state.mirrors = Mirrors(settings.data_dir / "mirrors", settings.allowed_git_schemes, timeout=120.0)
     app.state.log_poll_seconds = log_poll_seconds
+    app.state.run_created = on_run_created or (lambda _run_id: None)
     app.state.metrics = Metrics(lambda: runs_by_status(db))
 
     for router in (

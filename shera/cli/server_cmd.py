@@ -122,15 +122,30 @@ def _migrate(settings: Settings) -> None:
 
 
 def _serve_api(settings: Settings, host: str, port: int, *, announce: bool) -> None:
+    """The API in this process, with an outbox relay, reaper and reconciler beside it.
+
+    The relay here is woken by every run the API creates, so a webhook reaches a worker without waiting for
+    a poll; the reaper here still ends the runs of a worker that was killed when no other worker is left.
+    """
     import uvicorn
 
     from shera.api.app import create_app
+    from shera.queue.broker import close, make_broker
+    from shera.queue.loops import start_loops
     from shera.store.db import Database
 
     db = Database(settings.effective_database_url)
     db.migrate()
+    broker = make_broker(settings)
+    loops = start_loops(db, settings, broker)
+    wake = loops.relay.wake if loops.relay is not None else None
     config = uvicorn.Config(
-        create_app(settings, db), host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+        create_app(settings, db, on_run_created=lambda _run_id: wake() if wake else None),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     if announce:
@@ -138,6 +153,8 @@ def _serve_api(settings: Settings, host: str, port: int, *, announce: bool) -> N
     try:
         server.run()
     finally:
+        loops.stop()
+        close(broker)
         db.dispose()
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 
 class Role(StrEnum):
-    """What a token or JWT may do inside its tenant; ``admin`` > ``maintainer`` > ``developer`` > ``viewer``."""
+    """What a token or JWT may do in its tenant: ``admin`` > ``maintainer`` > ``developer`` > ``viewer``."""
 
     ADMIN = "admin"
     MAINTAINER = "maintainer"

@@ -84,7 +84,8 @@ def test_signed_push_runs_the_pipeline(shera_up: Server, tmp_path: Path) -> None
     run = shera_up.wait_run(token, run_id)
     assert run["status"] == "success", run
     assert run["sha"] == sha and run["event"] == "push"
-    assert [s["name"] for s in run["steps"]] == ["clone", "greet"]
+    # "setup" is She-Ra's own step: mirror fetch, checkout and pipeline loading
+    assert [s["name"] for s in run["steps"]] == ["setup", "clone", "greet"]
     assert all(s["status"] == "success" and s["exit_code"] == 0 for s in run["steps"])
     with shera_up.api(token) as client:
         logs = client.get(f"/api/v1/runs/{run_id}/logs").text

@@ -56,7 +56,7 @@ class Env:
             db=db,
             settings=settings,
             worker_id="test-worker",
-            checkout=lambda url, sha, dest: mirrors.checkout(url, sha, dest),
+            checkout=mirrors.checkout,
             registry=Registry.from_entry_points(),
             status_hook=lambda run, state: self.statuses.append((run.id, state)),
             check_interval=0.05,
@@ -190,7 +190,7 @@ def test_an_approve_step_waits_for_the_decision(database: Database, tmp_path: Pa
     run_id = env.push()
     thread, result = start(env, run_id)
     wait_for(lambda: env.run(run_id).status == "pending_approval")
-    assert b"waiting for approval: ship it?" in env.log(run_id).get("ask", b"")
+    wait_for(lambda: b"waiting for approval: ship it?" in env.log(run_id).get("ask", b""))
     if decision == "approve":
         approve(database, run_id, env.project.tenant_id, actor="boss")
     else:

@@ -104,4 +104,6 @@ async def receive_hook(forge: str, project_id: str, request: Request) -> JSONRes
         metrics.webhook(forge if adapter else "unknown", "rejected")
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
     metrics.webhook(forge, _OUTCOMES[reply.status])
+    if reply.status == "queued" and reply.run_id:
+        request.app.state.run_created(reply.run_id)
     return _reply(code, reply)

@@ -51,6 +51,7 @@ def trigger(
     record = create.create_manual(
         db, project, sha=sha, branch=branch, params=dict(body.params), actor=principal.subject
     )
+    request.app.state.run_created(record.id)
     return _detail(db, record)
 
 
@@ -93,10 +94,12 @@ def cancel_run(run_id: str, db: DbDep, principal: DeveloperDep) -> RunPublic:
 
 
 @router.post("/runs/{run_id}/restart", status_code=status.HTTP_201_CREATED)
-def restart_run(run_id: str, db: DbDep, principal: DeveloperDep) -> RunPublic:
+def restart_run(run_id: str, request: Request, db: DbDep, principal: DeveloperDep) -> RunPublic:
     """A new queued run of the same commit; the response is the new run."""
     owned_run(db, run_id, principal.tenant_id)
-    return _detail(db, restart.restart(db, run_id, principal.tenant_id, actor=principal.subject))
+    record = restart.restart(db, run_id, principal.tenant_id, actor=principal.subject)
+    request.app.state.run_created(record.id)
+    return _detail(db, record)
 
 
 @router.post("/runs/{run_id}/approve")
