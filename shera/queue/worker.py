@@ -22,12 +22,14 @@ from types import FrameType
 
 import dramatiq
 
+from shera.forges.base import load_forges
 from shera.gitops.mirror import Mirrors
 from shera.plugins import Registry
 from shera.queue.actors import declare_actors
 from shera.queue.broker import close, make_broker
 from shera.queue.loops import start_loops
-from shera.runs.execute import StatusHook, WorkerContext, no_status
+from shera.runs.execute import StatusHook, WorkerContext
+from shera.runs.status import forge_status_hook
 from shera.settings import Settings
 from shera.store.db import Database
 
@@ -61,7 +63,7 @@ def run_worker(
         worker_id=worker_id(),
         checkout=checkout,
         registry=Registry.from_entry_points(),
-        status_hook=status_hook or no_status,
+        status_hook=status_hook or forge_status_hook(db, settings, load_forges()),
     )
     declare_actors(broker, ctx)
     worker = dramatiq.Worker(broker, worker_threads=settings.worker_threads, worker_timeout=POLL_MS)
