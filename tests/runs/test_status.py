@@ -1,4 +1,4 @@
-"""Commit statuses reach the forge: the worker's status hook posts each state of a run to the project's forge."""
+"""Commit statuses reach the forge: the worker posts each state of a run to the project's forge."""
 
 from __future__ import annotations
 
