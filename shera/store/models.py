@@ -214,3 +214,39 @@ class Outbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Image(Base):
+    """An image tag She-Ra pushed: which run, commit and step built it, and what the registry stored."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "repository", "tag"),
+        Index("ix_images_project_branch", "project_id", "branch", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    registry_host: Mapped[str] = mapped_column(String(255))
+    repository: Mapped[str] = mapped_column(String(255))
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    step: Mapped[str | None] = mapped_column(String(255), default=None)
+    sha: Mapped[str | None] = mapped_column(String(64), default=None)
+    branch: Mapped[str | None] = mapped_column(String(255), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RetentionPolicy(Base):
+    """Per project: keep the newest ``keep_per_branch`` tags of each branch (live releases always kept)."""
+
+    __tablename__ = "retention_policies"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    keep_per_branch: Mapped[int] = mapped_column(Integer, default=10)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
