@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shera.executors.base import Executor, WorkflowContext
+from shera.model.event import Event
 from shera.model.plan import WorkflowPlan
 from shera.runtime.environment import EnvironmentBuilder
 from shera.runtime.masking import SecretMasker
 from shera.runtime.output import StepOutput
 from shera.runtime.reporter import Reporter
 from shera.runtime.workspace import StepWorkspace
+from shera.steps.runner import StepRunner
 
 ExecutorFactory = Callable[[WorkflowPlan], Executor]
 """Makes the (fresh) executor that serves one workflow."""
@@ -31,6 +34,13 @@ class RunOptions:
     work_dir: Path
     source_dir: Path | None = None
     step_timeout: float | None = None
+    runners: Mapping[str, StepRunner] = field(default_factory=dict)
+    """Runners of She-Ra step kinds by ``uses:`` name; a kind without one fails its step clearly."""
+    event: Event = field(default_factory=Event)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    data_dir: Path | None = None
+    project: str = "local"
+    run_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -44,4 +54,6 @@ class WorkflowRun:
     workspace: StepWorkspace
     state: str = "success"
     open_sinks: list[StepOutput] = field(default_factory=list)
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What She-Ra step kinds of this workflow produced, by step name, until their outcome takes it."""
     """Output sinks of services and detached steps: closed after teardown."""

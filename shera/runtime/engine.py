@@ -29,6 +29,7 @@ from shera.runtime.reporter import NullReporter, Reporter
 from shera.runtime.results import RunResult, StepOutcome, WorkflowResult, overall_status
 from shera.runtime.workflow import not_run, run_workflow
 from shera.runtime.workspace import safe_name
+from shera.steps.runner import StepRunner
 
 _FAILED = frozenset({Status.FAILURE, Status.KILLED, Status.SKIPPED})
 
@@ -46,6 +47,10 @@ def run_plan(
     step_timeout: float | None = None,
     cancel: threading.Event | None = None,
     variables: VariablesProvider | None = None,
+    runners: Mapping[str, StepRunner] | None = None,
+    data_dir: Path | None = None,
+    project: str = "local",
+    run_id: str | None = None,
 ) -> RunResult:
     """Run ``plan`` and return how it ended; step failures are results, not exceptions.
 
@@ -53,7 +58,8 @@ def run_plan(
     (withheld from pull requests from forks); their values are masked in everything reported. ``env``
     overrides every other variable. ``source_dir`` is copied into the workspace by clone steps.
     ``work_dir`` holds one directory per workflow. ``step_timeout`` applies to steps without their own.
-    ``variables`` provides the ``CI_*`` variables (see ``environment.VariablesProvider``).
+    ``variables`` provides the ``CI_*`` variables (see ``environment.VariablesProvider``). ``runners`` run
+    the She-Ra step kinds (``uses:``) by name; ``data_dir``, ``project`` and ``run_id`` are passed to them.
     """
     secrets = dict(secrets or {})
     cancel = cancel or threading.Event()
@@ -72,6 +78,12 @@ def run_plan(
         work_dir=work_dir,
         source_dir=source_dir,
         step_timeout=step_timeout,
+        runners=dict(runners or {}),
+        event=event,
+        secrets=secrets,
+        data_dir=data_dir,
+        project=project,
+        run_id=run_id,
     )
     workflows = [wf for wf in plan.workflows if not wf.skipped]
     results = _Scheduler(workflows, options).run()

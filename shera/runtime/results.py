@@ -27,6 +27,8 @@ class StepOutcome:
     finished_at: datetime | None = None
     error: str | None = None
     ignored: bool = False
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    """What a She-Ra step kind produced, e.g. ``{"images": [{"ref", "digest"}]}`` for ``uses: build``."""
 
     @property
     def failed(self) -> bool:
@@ -34,12 +36,14 @@ class StepOutcome:
         return self.status in (Status.FAILURE, Status.KILLED) and not self.ignored
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "status": str(self.status),
             "exit_code": self.exit_code,
             "duration_s": round(self.duration_s, 3),
         }
+        out.update(self.artifacts)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from shera.errors import SheraError
@@ -16,6 +16,7 @@ from shera.runtime.environment import MissingSecretError
 from shera.runtime.output import StepOutput
 from shera.runtime.results import StepOutcome
 from shera.runtime.workspace import clone_source
+from shera.steps.runner import KindContext
 
 FAILED_TO_START_EXIT_CODE = 1
 """Exit code reported for a step that failed before any command ran (missing secret, executor error)."""
@@ -84,6 +85,7 @@ def run_step(run: WorkflowRun, step: StepPlan, state: str) -> StepOutcome:
         finished_at=datetime.now(UTC),
         error=options.masker.mask_text(result.error) if result.error else None,
         ignored=step.failure_ignore,
+        artifacts=run.artifacts.pop(step.name, {}),
     )
     options.reporter.on_step_end(workflow, outcome)
     return outcome
@@ -93,18 +95,44 @@ def _execute(run: WorkflowRun, step: StepPlan, state: str, sink: StepOutput) -> 
     options = run.options
     if step.kind is StepKind.CLONE:
         return _clone(run, sink)
-    if step.kind is StepKind.USES:
-        return StepResult(
-            Status.FAILURE,
-            FAILED_TO_START_EXIT_CODE,
-            error=f"step kind {step.uses!r} runs in a later version",
-        )
     env = options.environment.build(run.plan, step, state, run.workspace.seen_as)
+    if step.kind is StepKind.USES:
+        return _run_kind(run, step, env, sink)
     if step.detach:
         run.executor.start_service(step, env, sink)
         return StepResult(Status.SUCCESS, 0)
     timeout = step.timeout_s if step.timeout_s is not None else options.step_timeout
     return run.executor.run_step(step, env, sink, timeout, options.cancel)
+
+
+def _run_kind(run: WorkflowRun, step: StepPlan, env: Mapping[str, str], sink: StepOutput) -> StepResult:
+    """A She-Ra step kind: its runner, or a clear failure when none is registered."""
+    options = run.options
+    runner = options.runners.get(step.uses or "")
+    if runner is None:
+        known = ", ".join(sorted(options.runners)) or "none"
+        return StepResult(
+            Status.FAILURE,
+            FAILED_TO_START_EXIT_CODE,
+            error=f"step kind {step.uses!r} cannot run here (runners available: {known})",
+        )
+    ctx = KindContext(
+        step=step,
+        workflow=run.plan,
+        event=options.event,
+        source_dir=run.workspace.source,
+        env=env,
+        secrets={} if options.event.from_fork else options.secrets,
+        out=sink,
+        cancel=options.cancel,
+        timeout=step.timeout_s if step.timeout_s is not None else options.step_timeout,
+        data_dir=options.data_dir,
+        project=options.project,
+        run_id=options.run_id,
+    )
+    done = runner.run(ctx)
+    run.artifacts[step.name] = dict(done.artifacts)
+    return done.result
 
 
 def _clone(run: WorkflowRun, sink: StepOutput) -> StepResult:

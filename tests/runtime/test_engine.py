@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from shera.executors.base import StepResult
 from shera.model.event import Event
 from shera.model.plan import Plan, StepKind, StepPlan
 from shera.model.status import Status
-from tests.runtime.support import cmd, run_stub, statuses, workflow
+from shera.runtime.engine import run_plan
+from shera.steps.runner import KindContext, KindResult
+from tests.runtime.support import Recorder, Stubs, cmd, run_stub, statuses, workflow
 
 
 def test_stages_run_in_order_and_a_failure_skips_the_rest(tmp_path: Path) -> None:
@@ -88,13 +91,53 @@ def test_detached_steps_are_started_like_services(tmp_path: Path) -> None:
     assert statuses(result) == {"server": ("success", 0), "client": ("success", 0)}
 
 
-def test_uses_steps_fail_clearly(tmp_path: Path) -> None:
+def test_uses_steps_without_a_runner_fail_clearly(tmp_path: Path) -> None:
     build = StepPlan(name="image", kind=StepKind.USES, uses="build", with_={"context": "."})
     result, stubs, _ = run_stub(Plan((workflow("ci", (build,)),)), tmp_path)
     outcome = result.steps[0]
     assert (outcome.status, outcome.exit_code) == (Status.FAILURE, 1)
-    assert outcome.error == "step kind 'build' runs in a later version"
+    assert outcome.error == "step kind 'build' cannot run here (runners available: none)"
     assert ("run_step", "image") not in stubs.made["ci"].calls
+
+
+class RecordingRunner:
+    """A step-kind runner that records its context and reports an image artifact."""
+
+    kind = "build"
+
+    def __init__(self) -> None:
+        self.contexts: list[KindContext] = []
+
+    def run(self, ctx: KindContext) -> KindResult:
+        self.contexts.append(ctx)
+        ctx.out(f"building {ctx.step.with_['context']} with {ctx.env['TOKEN']}\n".encode())
+        return KindResult(
+            StepResult(Status.SUCCESS, 0), {"images": [{"ref": "r/app:1", "digest": "sha256:ab"}]}
+        )
+
+
+def test_uses_steps_run_through_their_runner_with_secrets_masked(tmp_path: Path) -> None:
+    runner = RecordingRunner()
+    build = StepPlan(
+        name="image", kind=StepKind.USES, uses="build", with_={"context": "."}, secrets={"TOKEN": "api_token"}
+    )
+    recorder = Recorder()
+    result = run_plan(
+        Plan((workflow("ci", (build,)),)),
+        executor_factory=Stubs(),
+        event=Event(),
+        secrets={"api_token": "tok-98765"},
+        work_dir=tmp_path,
+        reporter=recorder,
+        runners={"build": runner},
+        project="p1",
+    )
+    (outcome,) = result.steps
+    assert outcome.status is Status.SUCCESS
+    assert outcome.summary()["images"] == [{"ref": "r/app:1", "digest": "sha256:ab"}]
+    (ctx,) = runner.contexts
+    assert (ctx.project, ctx.secrets) == ("p1", {"api_token": "tok-98765"})
+    assert b"building . with ********" in recorder.output["image"]
 
 
 def test_environment_precedence(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -84,6 +86,18 @@ def sign_github(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def send_github_push(hook_url: str, secret: str, payload: dict[str, Any], delivery: str) -> httpx.Response:
+    """POST a signed GitHub push delivery to ``hook_url``, the way GitHub sends it."""
+    body = json.dumps(payload).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": sign_github(body, secret),
+    }
+    return httpx.post(hook_url, content=body, headers=headers, timeout=30)
+
+
 @dataclass
 class Server:
     """A running ``shera up``; ``api`` is an httpx client with the bootstrap (platform-admin) token."""
@@ -108,6 +122,27 @@ class Server:
                     return run
                 time.sleep(0.1)
 
+    def tenant_token(self, name: str, role: str = "admin") -> str:
+        """A new tenant and a token of ``role`` in it."""
+        with self.api() as admin:
+            tenant = admin.post("/api/v1/tenants", json={"name": name}).raise_for_status().json()
+            reply = admin.post(f"/api/v1/tenants/{tenant['id']}/tokens", json={"name": "ci", "role": role})
+            return str(reply.raise_for_status().json()["token"])
+
+    def create_project(self, token: str, repo_url: str, name: str = "app") -> dict[str, Any]:
+        """A trusted GitHub project on ``repo_url`` run by the local executor."""
+        body = {
+            "name": name,
+            "forge": "github",
+            "clone_url": repo_url,
+            "default_branch": "main",
+            "executor": "local",
+            "trusted": True,
+        }
+        with self.api(token) as client:
+            project: dict[str, Any] = client.post("/api/v1/projects", json=body).raise_for_status().json()
+        return project
+
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -119,19 +154,21 @@ class Server:
         return self.process.returncode
 
 
-@pytest.fixture
-def shera_up(tmp_path: Path) -> Iterator[Server]:
-    """``shera up`` on a temp data dir, git ``file://`` URLs allowed, a known bootstrap token."""
+def start_shera_up(tmp_path: Path, env: dict[str, str] | None = None) -> Server:
+    """Start ``shera up`` on ``tmp_path/data`` (``file://`` git allowed, a known bootstrap token) and wait for
+    its URL; ``env`` adds or overrides variables (e.g. ``SHERA_REDIS_URL`` for a Redis the test controls).
+    The caller stops it (``Server.stop``)."""
     data_dir = tmp_path / "data"
     token = "shera_bootstrap_" + os.urandom(8).hex()
-    env = {
+    full_env = {
         **os.environ,
         "SHERA_BOOTSTRAP_TOKEN": token,
         "SHERA_GIT_SCHEMES": "file",
         "SHERA_LEASE_SECONDS": "10",
     }
     for name in ("SHERA_REDIS_URL", "SHERA_DATABASE_URL", "SHERA_PUBLIC_URL", "SHERA_CONFIG"):
-        env.pop(name, None)
+        full_env.pop(name, None)
+    full_env.update(env or {})
     log = tmp_path / "shera-up.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -139,7 +176,7 @@ def shera_up(tmp_path: Path) -> Iterator[Server]:
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env,
+            env=full_env,
         )
     url = ""
     deadline = time.monotonic() + 60
@@ -153,8 +190,83 @@ def shera_up(tmp_path: Path) -> Iterator[Server]:
         process.kill()
         process.wait()
         pytest.fail("shera up did not start:\n" + "\n".join(lines))
-    server = Server(process, url, data_dir, token, lines)
+    return Server(process, url, data_dir, token, lines)
+
+
+@pytest.fixture
+def shera_up(tmp_path: Path) -> Iterator[Server]:
+    """``shera up`` on a temp data dir, git ``file://`` URLs allowed, a known bootstrap token."""
+    server = start_shera_up(tmp_path)
     try:
         yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class RedisServer:
+    """A redis-server the test owns on a fixed loopback port: it can be stopped and started again there."""
+
+    port: int
+    work: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                "--appendonly", "no", "--dir", str(self.work)]  # fmt: skip
+        with (self.work / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"redis-server exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        pytest.fail("redis-server did not listen within 10 s")
+
+    def stop(self) -> None:
+        """Stop it by pid (SIGTERM; it keeps nothing on disk, so it comes back empty)."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server on a free loopback port, stopped at the end."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (make setup installs it)")
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = RedisServer(port, tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def shera_up_own_redis(tmp_path: Path, own_redis: RedisServer) -> Iterator[tuple[Server, RedisServer]]:
+    """``shera up`` using ``own_redis`` (``SHERA_REDIS_URL``) instead of a private Redis child."""
+    server = start_shera_up(tmp_path, {"SHERA_REDIS_URL": own_redis.url})
+    try:
+        yield server, own_redis
     finally:
         server.stop()

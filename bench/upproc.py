@@ -1,0 +1,151 @@
+"""Benchmarks: a real ``shera up`` on a temp data dir (SQLite, private Redis) and its process tree's memory.
+
+``start_up`` runs ``python -m shera up --port 0`` with a known bootstrap token and ``file://`` git URLs,
+waits for its "She-Ra is up at" line, and returns an ``Up``; ``Up.stop`` ends it by pid (SIGTERM, then
+SIGKILL), and ``shera up`` stops its own worker and Redis children. ``tree_rss`` reads ``VmRSS`` of a
+process and all its descendants from ``/proc``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+TERMINAL = ("success", "failure", "killed", "skipped")
+
+
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> child pids, for every process visible in ``/proc``."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(tree.get(current, []))
+    return found
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def tree_rss(pid: int) -> dict[str, int]:
+    """RSS by process of the tree under ``pid``, keyed ``api`` (``pid`` itself), ``worker``, ``redis``,
+    ``other`` (steps and git commands running at that moment)."""
+    rss = {"api": 0, "worker": 0, "redis": 0, "other": 0}
+    for proc in descendants(pid):
+        line = cmdline(proc)
+        role = "api" if proc == pid else "worker" if "shera worker" in line else "redis" if "redis-server" in line else "other"
+        rss[role] += rss_bytes(proc)
+    return rss
+
+
+@dataclass
+class Up:
+    """A running ``shera up``; ``client`` speaks to its API with the bootstrap (platform-admin) token."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    token: str
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token or self.token}"}, timeout=60
+        )
+
+    def worker_pid(self) -> int | None:
+        for proc in descendants(self.process.pid):
+            if "shera worker" in cmdline(proc):
+                return proc
+        return None
+
+    def rss(self) -> dict[str, int]:
+        return tree_rss(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_up(root: Path, env: dict[str, str] | None = None) -> Up:
+    """``shera up`` on ``root/data``; its output goes to ``root/shera-up.log``."""
+    data_dir = root / "data"
+    token = "shera_bench_" + os.urandom(8).hex()
+    full_env = {**os.environ, "SHERA_BOOTSTRAP_TOKEN": token, "SHERA_GIT_SCHEMES": "file", **(env or {})}
+    for name in ("SHERA_REDIS_URL", "SHERA_DATABASE_URL", "SHERA_PUBLIC_URL", "SHERA_CONFIG"):
+        full_env.pop(name, None)
+    log = root / "shera-up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shera", "up", "--port", "0", "--data-dir", str(data_dir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("She-Ra is up at "):
+                return Up(process, line.removeprefix("She-Ra is up at ").strip(), data_dir, token)
+        time.sleep(0.05)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    raise RuntimeError("shera up did not start:\n" + log.read_text(errors="replace")[-2000:])
+
+
+def make_project(up: Up, name: str, clone_url: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+    """A tenant ``name`` with an admin token, and a trusted local-executor GitHub project in it."""
+    with up.client() as admin:
+        tenant = admin.post("/api/v1/tenants", json={"name": name}).raise_for_status().json()
+        token = str(
+            admin.post(f"/api/v1/tenants/{tenant['id']}/tokens", json={"name": "bench", "role": "admin"})
+            .raise_for_status()
+            .json()["token"]
+        )
+    body = {"name": name, "forge": "github", "clone_url": clone_url, "default_branch": "main"}
+    body.update({"executor": "local", "trusted": True, **fields})
+    with up.client(token) as client:
+        project: dict[str, Any] = client.post("/api/v1/projects", json=body).raise_for_status().json()
+    return token, project
