@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     requeue_lost_runs: bool = Field(False, description="Requeue, not fail, runs of lost workers")
     worker_threads: int = Field(4, description="dramatiq worker threads per process")
     default_executor: str = Field("podman", description="Executor of projects that name none")
-    registry: str | None = Field(None, description="host:port[/prefix] images are pushed to; unset: private one")
+    registry: str | None = Field(None, description="host:port[/prefix] to push to; unset: a private one")
     insecure_registries: str = Field("", description="Comma list of host:port reached over plain HTTP")
     image_retention_interval: float = Field(3600.0, description="How often the retention policy is applied")
 
