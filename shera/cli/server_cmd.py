@@ -8,10 +8,14 @@ when ready and stops every child, in reverse order, when it exits (Ctrl-C or SIG
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -41,6 +45,34 @@ def _settings(data_dir: Path | None, **extra: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGINT arrived: unwind (``finally`` blocks stop children), then exit 0."""
+
+
+@contextmanager
+def _orderly_stop() -> Iterator[None]:
+    """The first SIGTERM/SIGINT raises ``_Stopped`` in the main thread; later ones are ignored, so a
+    second signal cannot cut the cleanup short. While uvicorn serves it handles the signal itself, then
+    restores these handlers and re-raises the signal (uvicorn >= 0.29): without them that re-raise killed
+    ``shera up`` before it stopped its worker and Redis children."""
+    stopping = False
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise _Stopped
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _fail(exc: SheraError) -> typer.Exit:
     typer.echo(f"shera: {exc}", err=True)
     return typer.Exit(1)
@@ -51,7 +83,8 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOp
     port = port or free_port(host)
     settings = _settings(data_dir, public_url=_default_public_url(host, port))
     try:
-        _serve_api(settings, host, port, announce=False)
+        with _orderly_stop():
+            _serve_api(settings, host, port, announce=False)
     except SheraError as exc:
         raise _fail(exc) from exc
 
@@ -76,34 +109,35 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt =
     public_url = _default_public_url(host, port)
     settings = _settings(data_dir, public_url=public_url)
     children: list[Child] = []
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        overrides: dict[str, str] = {"SHERA_DATA_DIR": str(settings.data_dir)}
-        if not settings.redis_url:
-            redis, url = redis_child(settings.data_dir)
-            redis.start()
-            children.append(redis)
-            overrides["SHERA_REDIS_URL"] = url
-        if public_url:
-            overrides["SHERA_PUBLIC_URL"] = public_url
-        settings = _settings(data_dir, redis_url=overrides.get("SHERA_REDIS_URL"), public_url=public_url)
-        _migrate(settings)
-        worker_child = Child(
-            "shera worker",
-            [sys.executable, "-m", "shera", "worker"],
-            ready=lambda: True,
-            log_path=settings.data_dir / "logs" / "worker.log",
-            env={**os.environ, **overrides},
-            stop_grace=15.0,
-        )
-        worker_child.start()
-        children.append(worker_child)
-        _serve_api(settings, host, port, announce=True)
-    except SheraError as exc:
-        raise _fail(exc) from exc
-    finally:
-        for child in reversed(children):
-            child.stop()
+    with _orderly_stop():
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            overrides: dict[str, str] = {"SHERA_DATA_DIR": str(settings.data_dir)}
+            if not settings.redis_url:
+                redis, url = redis_child(settings.data_dir)
+                redis.start()
+                children.append(redis)
+                overrides["SHERA_REDIS_URL"] = url
+            if public_url:
+                overrides["SHERA_PUBLIC_URL"] = public_url
+            settings = _settings(data_dir, redis_url=overrides.get("SHERA_REDIS_URL"), public_url=public_url)
+            _migrate(settings)
+            worker_child = Child(
+                "shera worker",
+                [sys.executable, "-m", "shera", "worker"],
+                ready=lambda: True,
+                log_path=settings.data_dir / "logs" / "worker.log",
+                env={**os.environ, **overrides},
+                stop_grace=15.0,
+            )
+            worker_child.start()
+            children.append(worker_child)
+            _serve_api(settings, host, port, announce=True)
+        except SheraError as exc:
+            raise _fail(exc) from exc
+        finally:
+            for child in reversed(children):
+                child.stop()
 
 
 def _default_public_url(host: str, port: int) -> str | None:

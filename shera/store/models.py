@@ -250,3 +250,41 @@ class RetentionPolicy(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     keep_per_branch: Mapped[int] = mapped_column(Integer, default=10)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Release(Base):
+    """One deployment of (tenant, app, environment): revision → image digest, commit, run, rendered manifests.
+
+    ``status``: deploying | live | failed | rolled_back | superseded. A failed (app, environment, sha) is
+    quarantined: automatic deploys skip it (derived from these rows). ``deploy_commit`` is the commit of this
+    release in the deploy repository; ``rollback_of`` names the revision a rollback restored.
+    """
+
+    __tablename__ = "releases"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "app", "environment", "revision"),
+        Index("ix_releases_app_env_status", "tenant_id", "app", "environment", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    app: Mapped[str] = mapped_column(String(63))
+    environment: Mapped[str] = mapped_column(String(63))
+    revision: Mapped[int] = mapped_column(Integer)
+    target: Mapped[str] = mapped_column(String(40))
+    image: Mapped[str] = mapped_column(String(512))
+    digest: Mapped[str | None] = mapped_column(String(100), default=None)
+    sha: Mapped[str | None] = mapped_column(String(64), default=None)
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    status: Mapped[str] = mapped_column(String(20), default="deploying")
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    replicas: Mapped[int] = mapped_column(Integer, default=1)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    manifests: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    endpoints: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    deploy_commit: Mapped[str | None] = mapped_column(String(64), default=None)
+    rollback_of: Mapped[int | None] = mapped_column(Integer, default=None)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

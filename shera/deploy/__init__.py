@@ -1,0 +1,1 @@
+"""Deploy adapters: roll services out and back on podman and Kubernetes; releases and their history."""
