@@ -14,8 +14,8 @@ Contracts:
 - ``apply`` is idempotent: applying the same manifests twice changes nothing the second time.
 - ``wait`` returns a ``RolloutStatus`` with state ``available`` or ``failed``; it never raises for a rollout
   that fails (that is a status). It honours ``cancel`` and the deadline.
-- ``rollback_to`` must leave the previous release serving; on the podman target old instances keep serving until
-  new ones are healthy, so a failed rollout never interrupts the live version.
+- ``rollback_to`` must leave the previous release serving; on the podman target old instances keep serving
+  until new ones are healthy, so a failed rollout never interrupts the live version.
 - Every method raises only ``shera.errors`` types (SDK errors are translated inside the adapter);
   ``TemporaryError`` may be retried, ``PermanentError`` not.
 - ``scale``, ``delete`` and ``live`` act on (tenant, app, environment) regardless of revision.
@@ -35,8 +35,8 @@ DEPLOY_TARGETS = "shera.deploy_targets"
 
 @dataclass(frozen=True, slots=True)
 class HealthCheck:
-    """How an instance proves it serves: ``http`` GET ``path`` on ``port`` answers 2xx/3xx; ``tcp`` connects to
-    ``port``; ``exec`` runs ``command`` in the instance and expects exit 0."""
+    """How an instance proves it serves: ``http``: GET ``path`` on ``port`` answers 2xx/3xx; ``tcp``: a
+    connection to ``port`` opens; ``exec``: ``command`` run in the instance exits 0."""
 
     kind: Literal["http", "tcp", "exec"]
     port: int | None = None
