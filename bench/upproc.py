@@ -108,8 +108,9 @@ class Up:
                 self.process.wait()
 
 
-def start_up(root: Path, env: dict[str, str] | None = None) -> Up:
-    """``shera up`` on ``root/data``; its output goes to ``root/shera-up.log``."""
+def start_up(root: Path, env: dict[str, str] | None = None, command: list[str] | None = None) -> Up:
+    """``shera up`` on ``root/data``; its output goes to ``root/shera-up.log``. ``command`` replaces
+    ``python -m shera`` (e.g. a profiling wrapper)."""
     data_dir = root / "data"
     token = "shera_bench_" + os.urandom(8).hex()
     full_env = {**os.environ, "SHERA_BOOTSTRAP_TOKEN": token, "SHERA_GIT_SCHEMES": "file", **(env or {})}
@@ -118,7 +119,7 @@ def start_up(root: Path, env: dict[str, str] | None = None) -> Up:
     log = root / "shera-up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shera", "up", "--port", "0", "--data-dir", str(data_dir)],
+            [*(command or [sys.executable, "-m", "shera"]), "up", "--port", "0", "--data-dir", str(data_dir)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=full_env,

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from shera.api.auth import Authenticator, bootstrap
 from shera.api.metrics import Metrics, MetricsMiddleware
-from shera.api.routes import health, hooks, logs, projects, runs, secrets, tenants
+from shera.api.routes import apps, health, hooks, images, logs, projects, runs, secrets, templates, tenants
 from shera.errors import PermanentError, TemporaryError
 from shera.forges.base import FORGES, load_forges
 from shera.gitops.mirror import Mirrors
@@ -88,6 +88,9 @@ def create_app(
         secrets.router,
         runs.router,
         logs.router,
+        images.router,
+        templates.router,
+        apps.router,
     ):
         app.include_router(router)
 

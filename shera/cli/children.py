@@ -1,4 +1,4 @@
-"""CLI layer: private child processes of ``shera up`` (redis-server now; registry and nginx later).
+"""CLI layer: private child processes of ``shera up`` (redis-server, docker-registry; nginx later).
 
 A ``Child`` is started with an argv list, waited for until its readiness probe answers, and stopped by pid
 (SIGTERM, then SIGKILL after a grace period) when ``shera up`` exits — also on Ctrl-C. Children get their own
@@ -105,3 +105,40 @@ def redis_child(data_dir: Path, port: int | None = None) -> tuple[Child, str]:
     ]  # fmt: skip
     child = Child("redis-server", argv, lambda: port_answers("127.0.0.1", port), work / "redis.log")
     return child, f"redis://127.0.0.1:{port}/0"
+
+
+def registry_config(data_dir: Path, port: int) -> str:
+    """The private registry's config: storage under ``data_dir/registry/data``, deletes enabled (retention
+    deletes manifests by digest), loopback only, no auth (it is reachable from this machine only)."""
+    return "\n".join(
+        [
+            "version: 0.1",
+            "log:",
+            "  level: warn",
+            "storage:",
+            "  filesystem:",
+            f"    rootdirectory: {data_dir / 'registry' / 'data'}",
+            "  delete:",
+            "    enabled: true",
+            "http:",
+            f"  addr: 127.0.0.1:{port}",
+            "",
+        ]
+    )
+
+
+def registry_child(data_dir: Path, port: int | None = None) -> tuple[Child, str]:
+    """A private distribution registry (Debian ``docker-registry``) on a free loopback port, data under
+    ``data_dir/registry``; and its ``host:port``. Started without ``REGISTRY_*`` variables, which the
+    registry would read as overrides of its config."""
+    port = port or free_port()
+    work = data_dir / "registry"
+    work.mkdir(parents=True, exist_ok=True)
+    config = work / "config.yml"
+    config.write_text(registry_config(data_dir, port))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    argv = ["docker-registry", "serve", str(config)]
+    child = Child(
+        "docker-registry", argv, lambda: port_answers("127.0.0.1", port), work / "registry.log", env
+    )
+    return child, f"127.0.0.1:{port}"

@@ -37,6 +37,8 @@ from shera.runtime.engine import run_plan
 from shera.runtime.environment import VariablesProvider
 from shera.runtime.masking import MIN_SECRET_LENGTH
 from shera.runtime.results import RunResult
+from shera.settings import Settings, load_settings
+from shera.steps.runner import RUNNERS, StepRunner
 
 EXIT_CODES = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.KILLED: 130}
 
@@ -107,6 +109,22 @@ def executor_class(name: str) -> type[Executor]:
     return cls
 
 
+def runner_registry() -> Registry:
+    """The registry the ``shera.runners`` step-kind runners are found in (tests register by hand)."""
+    return Registry.from_entry_points([RUNNERS])
+
+
+def load_runners(settings: Settings, registry: Registry) -> dict[str, StepRunner]:
+    """Every registered step-kind runner, built with ``cls.from_settings(settings)`` when the class offers
+    it, else ``cls()``; a runner that cannot be loaded is a ``ConfigError``."""
+    runners: dict[str, StepRunner] = {}
+    for name in registry.names(RUNNERS):
+        cls = registry.get(RUNNERS, name)
+        factory = getattr(cls, "from_settings", None)
+        runners[name] = factory(settings) if callable(factory) else cls()
+    return runners
+
+
 def load(path: Path, event: Event, env: dict[str, str], err: Console) -> Plan:
     """The plan to run; prints every located problem and exits 1 when the pipeline has errors."""
     spec = load_path(path)
@@ -133,6 +151,8 @@ def execute(
     secrets: dict[str, str],
     env: dict[str, str],
     timeout: float | None,
+    runners: dict[str, StepRunner] | None = None,
+    data_dir: Path | None = None,
 ) -> RunResult:
     runnable = [wf for wf in plan.workflows if not wf.skipped]
     reporter = ConsoleReporter(multi_workflow=len(runnable) > 1)
@@ -153,6 +173,8 @@ def execute(
             reporter=reporter,
             step_timeout=timeout,
             variables=variables_for(event),
+            runners=runners,
+            data_dir=data_dir,
         )
     reporter.print_summary(result)  # after the live view stopped
     return result
@@ -189,6 +211,12 @@ def exec_command(
     )
     secrets, overrides = pairs(secret, "--secret"), pairs(env, "--env")
     cls = executor_class(executor)
+    try:
+        settings = load_settings()
+        runners = load_runners(settings, runner_registry())
+    except ConfigError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
     for name, value in secrets.items():
         if 0 < len(value) < MIN_SECRET_LENGTH:
             err.print(
@@ -198,7 +226,15 @@ def exec_command(
         plan = load(path, ev, overrides, err)
         source = source_of(path)
         result = execute(
-            plan, ev, source=source, executor=cls, secrets=secrets, env=overrides, timeout=timeout
+            plan,
+            ev,
+            source=source,
+            executor=cls,
+            secrets=secrets,
+            env=overrides,
+            timeout=timeout,
+            runners=runners,
+            data_dir=settings.data_dir,
         )
     except KeyboardInterrupt:
         err.print("cancelled")

@@ -1,8 +1,10 @@
 """CLI layer: the server processes: ``shera serve`` (API), ``shera worker``, ``shera up`` (both, one machine).
 
 ``shera up`` is the embedded default: SQLite under the data dir, a private ``redis-server`` child when
-``SHERA_REDIS_URL`` is unset, the API in this process and a ``shera worker`` child process. It prints its URL
-when ready and stops every child, in reverse order, when it exits (Ctrl-C or SIGTERM).
+``SHERA_REDIS_URL`` is unset, a private ``docker-registry`` child when ``SHERA_REGISTRY`` is unset (the worker
+gets its address in ``SHERA_REGISTRY`` and ``SHERA_INSECURE_REGISTRIES``), the API in this process and a
+``shera worker`` child process. It prints its URL when ready and stops every child, in reverse order, when it
+exits (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Annotated
 
 import typer
 
-from shera.cli.children import Child, free_port, port_answers, redis_child
-from shera.errors import SheraError
+from shera.cli.children import Child, free_port, port_answers, redis_child, registry_child
+from shera.errors import ConfigError, SheraError
 from shera.settings import Settings, load_settings
 
 HostOpt = Annotated[str, typer.Option("--host", help="Address the API listens on.")]
@@ -104,7 +106,7 @@ def worker(
 
 
 def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt = None) -> None:
-    """API, worker and (unless configured) a private Redis in one process tree, for a single machine."""
+    """API, worker and (unless configured) a private Redis and registry in one process tree."""
     port = port or free_port(host)
     public_url = _default_public_url(host, port)
     settings = _settings(data_dir, public_url=public_url)
@@ -118,9 +120,17 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt =
                 redis.start()
                 children.append(redis)
                 overrides["SHERA_REDIS_URL"] = url
+            if not settings.registry:
+                overrides.update(_start_registry(settings, children))
             if public_url:
                 overrides["SHERA_PUBLIC_URL"] = public_url
-            settings = _settings(data_dir, redis_url=overrides.get("SHERA_REDIS_URL"), public_url=public_url)
+            settings = _settings(
+                data_dir,
+                redis_url=overrides.get("SHERA_REDIS_URL"),
+                public_url=public_url,
+                registry=overrides.get("SHERA_REGISTRY"),
+                insecure_registries=overrides.get("SHERA_INSECURE_REGISTRIES"),
+            )
             _migrate(settings)
             worker_child = Child(
                 "shera worker",
@@ -138,6 +148,22 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt =
         finally:
             for child in reversed(children):
                 child.stop()
+
+
+def _start_registry(settings: Settings, children: list[Child]) -> dict[str, str]:
+    """``SHERA_REGISTRY`` is unset: start the private registry child; returns the variables that point the
+    worker (and this process) at it, over plain HTTP. Without ``docker-registry`` installed, says so and
+    goes on without a default registry (builds that push then need ``with.repository`` naming one)."""
+    registry, address = registry_child(settings.data_dir)
+    try:
+        registry.start()
+    except ConfigError as exc:
+        typer.echo(f"shera: no private registry: {exc}; set SHERA_REGISTRY to push images", err=True)
+        return {}
+    children.append(registry)
+    typer.echo(f"Private registry at {address}")
+    insecure = ",".join(sorted(settings.insecure_registry_set | {address}))
+    return {"SHERA_REGISTRY": address, "SHERA_INSECURE_REGISTRIES": insecure}
 
 
 def _default_public_url(host: str, port: int) -> str | None:

@@ -110,3 +110,70 @@ class RunRecord:
     approval: str | None = None
     event_data: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """An image tag She-Ra pushed, with the run, commit and step that built it (``deleted_at``: pruned)."""
+
+    id: str
+    tenant_id: str
+    project_id: str | None
+    registry_host: str
+    repository: str
+    tag: str
+    digest: str
+    size: int | None
+    run_id: str | None
+    step: str | None
+    sha: str | None
+    branch: str | None
+    created_at: datetime
+    deleted_at: datetime | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.registry_host}/{self.repository}:{self.tag}"
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRecord:
+    """A project's retention policy; ``updated_at is None`` when the project uses the default."""
+
+    project_id: str
+    tenant_id: str
+    keep_per_branch: int
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRecord:
+    """One deployment of (tenant, app, environment) at ``revision``; see ``store.models.Release``.
+
+    ``status``: deploying | live | failed | rolled_back | superseded. ``spec`` is the DeploySpec as JSON
+    without secret values, ``manifests`` what the target rendered, ``endpoints`` where its instances answer
+    (``{host, port, instance, node, ready}``), ``deploy_commit`` its commit in the deploy repository.
+    """
+
+    id: str
+    tenant_id: str
+    project_id: str | None
+    app: str
+    environment: str
+    revision: int
+    target: str
+    image: str
+    digest: str | None
+    sha: str | None
+    run_id: str | None
+    status: str
+    reason: str | None
+    replicas: int
+    spec: dict[str, Any]
+    manifests: dict[str, Any]
+    endpoints: list[dict[str, Any]]
+    deploy_commit: str | None
+    rollback_of: int | None
+    forced: bool
+    created_at: datetime
+    finished_at: datetime | None = None

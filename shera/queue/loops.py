@@ -1,4 +1,4 @@
-"""Queue layer: the background threads of a worker (or API) process — relay, reaper, reconciler.
+"""Queue layer: the background threads of a worker (or API) process — relay, reaper, reconciler, retention.
 
 ``start_loops`` starts them as daemon threads; ``Loops.stop`` ends them and waits (each checks its stop
 event at least every interval, and the relay is woken at once). An exception in one pass is logged and the
@@ -15,6 +15,7 @@ import dramatiq
 
 from shera.queue.broker import send_run
 from shera.queue.relay import Relay, reconcile
+from shera.queue.retention import apply_retention
 from shera.runs.reaper import reap
 from shera.settings import Settings
 from shera.store.db import Database
@@ -64,8 +65,10 @@ def start_loops(
     relay: bool = True,
     reaper: bool = True,
     reconciler: bool = True,
+    retention: bool = True,
 ) -> Loops:
-    """Start the chosen loops with the intervals of ``settings``."""
+    """Start the chosen loops with the intervals of ``settings`` (image retention: an idempotent pass every
+    ``image_retention_interval`` seconds; several processes may run it)."""
     outbox_relay = Relay(db, lambda run_id: send_run(broker, run_id)) if relay else None
     loops = Loops(outbox_relay)
     if outbox_relay is not None:
@@ -81,5 +84,9 @@ def start_loops(
             "shera-reconciler",
             settings.reconcile_interval,
             lambda: reconcile(db, broker, older_than=settings.reconcile_interval),
+        )
+    if retention:
+        loops.every(
+            "shera-retention", settings.image_retention_interval, lambda: apply_retention(db, settings)
         )
     return loops

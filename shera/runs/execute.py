@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shera.build.tags import repository_component
 from shera.model.event import Event
 from shera.model.plan import Plan, StepPlan, WorkflowPlan
 from shera.model.records import ProjectRecord, RunRecord
@@ -30,13 +31,16 @@ from shera.runs.lease import Lease
 from shera.runs.logsink import DbReporter
 from shera.runs.prepare import Checkout, Prepared, SetupFailed, prepare
 from shera.runtime.engine import run_plan
-from shera.runtime.results import StepOutcome
+from shera.runtime.results import RunResult, StepOutcome
 from shera.settings import Settings
+from shera.steps.runner import RUNNERS, StepRunner
 from shera.store import runs as run_store
 from shera.store import steps as step_store
 from shera.store.db import Database
+from shera.store.images import record_image
 from shera.store.projects import get_project
 from shera.store.secrets import secrets_for
+from shera.store.tenants import get_tenant
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +158,55 @@ def _run(
             reporter=reporter,
             cancel=cancel,
             variables=_variables(prepared.event),
+            runners=_runners(ctx, project),
+            data_dir=ctx.settings.data_dir,
+            project=project.id,
+            run_id=run.id,
         )
+        _record_images(db, project, run, result)
     finally:
         reporter.close()
     return result.status, None
+
+
+def _runners(ctx: WorkerContext, project: ProjectRecord) -> dict[str, StepRunner]:
+    """The step-kind runners of ``ctx.registry`` for this project's run: ``from_settings(settings,
+    repository_path=<tenant>/<project>)`` when the class offers it (its default image repository), else
+    ``cls()``."""
+    tenant = get_tenant(ctx.db, project.tenant_id)
+    path = "/".join(repository_component(part) for part in (tenant.name if tenant else "x", project.name))
+    runners: dict[str, StepRunner] = {}
+    for name in ctx.registry.names(RUNNERS):
+        cls = ctx.registry.get(RUNNERS, name)
+        factory = getattr(cls, "from_settings", None)
+        runners[name] = factory(ctx.settings, repository_path=path) if callable(factory) else cls()
+    return runners
+
+
+def _record_images(db: Database, project: ProjectRecord, run: RunRecord, result: RunResult) -> None:
+    """Record every image a step pushed (``artifacts["images"]`` entries with a digest) with the run,
+    commit, branch and step that made it."""
+    for step in result.steps:
+        for image in step.artifacts.get("images", []):
+            ref, digest = image.get("ref"), image.get("digest")
+            if not ref or not digest:
+                continue
+            name, _, tag = str(ref).rpartition(":")
+            host, _, repository = name.partition("/")
+            record_image(
+                db,
+                tenant_id=project.tenant_id,
+                project_id=project.id,
+                registry_host=host,
+                repository=repository,
+                tag=tag,
+                digest=str(digest),
+                size=image.get("size"),
+                run_id=run.id,
+                step=step.name,
+                sha=run.sha,
+                branch=run.branch,
+            )
 
 
 def _setup(

@@ -85,7 +85,7 @@ def run_step(run: WorkflowRun, step: StepPlan, state: str) -> StepOutcome:
         finished_at=datetime.now(UTC),
         error=options.masker.mask_text(result.error) if result.error else None,
         ignored=step.failure_ignore,
-        artifacts=run.artifacts.pop(step.name, {}),
+        artifacts=dict(run.artifacts.get(step.name, {})),  # kept: later runners of the workflow read it
     )
     options.reporter.on_step_end(workflow, outcome)
     return outcome
@@ -129,6 +129,7 @@ def _run_kind(run: WorkflowRun, step: StepPlan, env: Mapping[str, str], sink: St
         data_dir=options.data_dir,
         project=options.project,
         run_id=options.run_id,
+        artifacts=dict(run.artifacts),  # earlier steps' artifacts of this workflow, by step name
     )
     done = runner.run(ctx)
     run.artifacts[step.name] = dict(done.artifacts)

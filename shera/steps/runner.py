@@ -31,7 +31,9 @@ class KindContext:
     (the workspace root as the clone left it); ``env`` is the step's full environment (``CI_*`` variables,
     the step's ``environment``, resolved secrets); ``secrets`` are the run's secret values by name (empty for
     pull requests from forks); ``data_dir`` is She-Ra's state directory (image stores and caches live there);
-    ``project`` names the project (``local`` for ``shera exec``) so per-project state can be kept apart."""
+    ``project`` names the project (``local`` for ``shera exec``) so per-project state can be kept apart;
+    ``artifacts`` holds what earlier She-Ra steps of the same workflow produced, by step name (``uses:
+    deploy`` finds the image ``uses: build`` pushed there)."""
 
     step: StepPlan
     workflow: WorkflowPlan
@@ -45,6 +47,7 @@ class KindContext:
     data_dir: Path | None = None
     project: str = "local"
     run_id: str | None = None
+    artifacts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shera.errors import PermanentError, TemporaryError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_READ_ONLY = "shera_read_only"
 
 
 class StoreError(PermanentError):
@@ -46,7 +47,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Reads (``Database.read``) take a deferred BEGIN: in WAL mode that is a snapshot needing no lock.
+    deferred = connection.get_execution_options().get(_READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def normalize_url(url: str) -> str:
@@ -77,6 +80,9 @@ class Database:
         except (SQLAlchemyError, ValueError) as exc:
             raise StoreError(f"cannot use database {self.safe_url}: {exc}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        )
         # SQLite has one writer at a time. Threads of this process queue on this lock (no sleeping), so only
         # other processes ever meet SQLite's busy handler with its back-off sleeps.
         self._writer = threading.RLock() if self.is_sqlite else None
@@ -103,8 +109,20 @@ class Database:
         else:
             yield from self._transaction()
 
-    def _transaction(self) -> Iterator[Session]:
-        session = self._sessions()
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads only, in one transaction (a consistent snapshot).
+
+        On SQLite it neither takes nor waits for the write lock (a deferred transaction: in WAL mode readers
+        and the one writer do not block each other), so the hot read paths (webhook project look-up, lease
+        checks, log polling) do not queue behind writes of this or another process. Do not write in it:
+        a write would try to upgrade the snapshot and can fail at once with "database is locked".
+        On PostgreSQL it is the same as ``transaction``.
+        """
+        yield from self._transaction(self._read_sessions)
+
+    def _transaction(self, sessions: sessionmaker[Session] | None = None) -> Iterator[Session]:
+        session = (sessions or self._sessions)()
         try:
             with session.begin():
                 yield session

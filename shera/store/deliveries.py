@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from shera.model.records import ProjectRecord
 from shera.store.db import Database, StoreError
 from shera.store.models import Delivery, Run, new_id, utcnow
 from shera.store.runs import NewRun, add_run
+
+
+_INSERT = insert(Delivery.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +50,19 @@ def record_delivery(
         with db.transaction() as session:
             try:
                 # A write first: on SQLite it takes the write lock for the whole transaction.
-                session.add(
-                    Delivery(
-                        forge=forge,
-                        delivery_id=delivery_id[:200],
-                        project_id=project.id,
-                        event=event,
-                        run_id=run_id,
-                        received_at=utcnow(),
-                    )
+                session.execute(
+                    _INSERT,
+                    {
+                        "id": new_id(),
+                        "forge": forge,
+                        "delivery_id": delivery_id[:200],
+                        "project_id": project.id,
+                        "event": event,
+                        "run_id": run_id,
+                        "received_at": utcnow(),
+                    },
                 )
-                session.flush()
                 add_run(session, project, new, run_id=run_id, supersede=supersede)
-                session.flush()
             except IntegrityError as exc:
                 raise _Duplicate from exc
     except _Duplicate as exc:

@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shera.store.db import Database
 from shera.store.models import Outbox, utcnow
+
+
+_INSERT = insert(Outbox.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,7 @@ class OutboxItem:
 
 def add(session: Session, run_id: str) -> None:
     """Queue ``run_id`` for sending, inside the caller's transaction (store-internal)."""
-    session.add(Outbox(run_id=run_id))
+    session.execute(_INSERT, {"run_id": run_id, "created_at": utcnow(), "attempts": 0})
 
 
 def pending_count(db: Database) -> int:

@@ -79,7 +79,7 @@ def create_project(
 
 def get_project(db: Database, project_id: str, tenant_id: str | None) -> ProjectRecord | None:
     """The project, or ``None`` when missing or another tenant's (``tenant_id=None``: any tenant)."""
-    with db.transaction() as session:
+    with db.read() as session:
         row = session.get(Project, project_id)
         if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
             return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, delete, select, update
+from sqlalchemy import Update, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from shera.model.records import ProjectRecord, RunRecord
@@ -29,6 +29,32 @@ ACTIVE = ("running", "pending_approval")
 """States in which a worker holds the run's lease."""
 FINISHED = ("success", "failure", "killed", "skipped")
 UNFINISHED = ("queued", *ACTIVE)
+
+# The webhook's hot path runs these prebuilt Core statements with parameters: no ORM unit of work, no
+# statement construction or cache-key walk per call.
+_RUNS = Run.__table__
+_PROJECTS = Project.__table__
+_BUMP_NUMBER = (
+    update(_PROJECTS)
+    .where(_PROJECTS.c.id == bindparam("b_project"))
+    .values(next_run_number=_PROJECTS.c.next_run_number + 1)
+    .returning(_PROJECTS.c.next_run_number)
+)
+_INSERT_RUN = insert(_RUNS)
+# Every other unfinished run of the branch is older: numbers are handed out under the project row lock
+# that _BUMP_NUMBER takes. (``number < :n`` would say the same, but SQLite then walks the (project, number)
+# index over all of the project's runs; this uses the (project, branch, status) index.)
+_SUPERSEDE = (
+    update(_RUNS)
+    .where(
+        _RUNS.c.project_id == bindparam("b_project"),
+        _RUNS.c.branch == bindparam("b_branch"),
+        _RUNS.c.event == "push",
+        _RUNS.c.status.in_(UNFINISHED),
+        _RUNS.c.id != bindparam("b_run"),
+    )
+    .values(status="killed", reason="superseded", finished_at=bindparam("b_finished"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,48 +118,48 @@ def add_run(session: Session, project: ProjectRecord, new: NewRun, *, run_id: st
     """Store-internal: the run row, its number, its outbox row and the supersede marks, in ``session``.
 
     The project row is updated first: on PostgreSQL that row lock serializes numbering per project (as
-    ``SELECT ... FOR UPDATE`` would); on SQLite the database write lock does.
+    ``SELECT ... FOR UPDATE`` would); on SQLite the database write lock does. Rows are written with Core
+    statements (no unit-of-work flush: this is the webhook's hot path); the returned ``Run`` is a detached
+    copy of the row written, for ``run_record``.
     """
-    bumped = session.execute(
-        update(Project).where(Project.id == project.id).values(next_run_number=Project.next_run_number + 1)
-    )
-    if bumped.rowcount != 1:  # type: ignore[attr-defined]
+    bumped = session.execute(_BUMP_NUMBER, {"b_project": project.id}).scalar()
+    if bumped is None:
         raise NotFound(f"project {project.id} does not exist")
-    number = int(session.scalar(select(Project.next_run_number).where(Project.id == project.id)) or 1) - 1
-    run = Run(
-        id=run_id,
-        tenant_id=project.tenant_id,
-        project_id=project.id,
-        number=number,
-        status="queued",
-        event=new.event,
-        ref=new.ref,
-        branch=new.branch,
-        sha=new.sha,
-        message=new.message,
-        author=new.author,
-        from_fork=new.from_fork,
-        event_data=new.event_data,
-        params=new.params,
-        dedupe_key=new.dedupe_key,
-        created_at=utcnow(),
-    )
-    session.add(run)
-    session.flush()
+    number = int(bumped) - 1
+    values: dict[str, Any] = {
+        "id": run_id,
+        "tenant_id": project.tenant_id,
+        "project_id": project.id,
+        "number": number,
+        "status": "queued",
+        "reason": None,
+        "event": new.event,
+        "ref": new.ref,
+        "branch": new.branch,
+        "sha": new.sha,
+        "message": new.message,
+        "author": new.author,
+        "from_fork": new.from_fork,
+        "event_data": new.event_data,
+        "params": new.params,
+        "dedupe_key": new.dedupe_key,
+        "created_at": utcnow(),
+        "started_at": None,
+        "finished_at": None,
+        "lease_owner": None,
+        "lease_until": None,
+        "attempts": 0,
+        "approval": None,
+        "approved_by": None,
+    }
+    session.execute(_INSERT_RUN, values)
     if supersede and new.event == "push" and new.branch is not None:
         session.execute(
-            update(Run)
-            .where(
-                Run.project_id == project.id,
-                Run.branch == new.branch,
-                Run.event == "push",
-                Run.status.in_(UNFINISHED),
-                Run.number < number,
-            )
-            .values(status="killed", reason="superseded", finished_at=utcnow())
+            _SUPERSEDE,
+            {"b_project": project.id, "b_branch": new.branch, "b_run": run_id, "b_finished": utcnow()},
         )
     outbox.add(session, run_id)
-    return run
+    return Run(**values)
 
 
 def transition(

@@ -22,7 +22,7 @@ from shera.forges.gitlab import GitLab
 from shera.forges.gogs import Gogs
 from shera.plugins import EXECUTORS, Registry
 from shera.settings import Settings
-from shera.store import projects, runs
+from shera.store import images, projects, releases, runs
 from shera.store.db import Database
 from shera.store.runs import NewRun
 
@@ -200,10 +200,21 @@ def world(api: Api, acme: Tenant, globex: Tenant) -> dict[str, str]:
     )
     assert runs.transition(api.db, run.id, "pending_approval", ("queued",))
     tokens = api.client.get(f"/api/v1/tenants/{acme.id}/tokens", headers=acme.auth()).json()["data"]
+    image = images.record_image(
+        api.db, tenant_id=acme.id, project_id=project_id, registry_host="registry.test",
+        repository="acme/app", tag="v1", digest="sha256:" + "a" * 64, size=1, run_id=run.id,
+        step="image", sha=WORLD_SHA, branch="main",
+    )  # fmt: skip
+    new = releases.NewRelease(acme.id, "web", "production", "fake", "r/web:1")
+    release = releases.create_release(api.db, new)
+    releases.update_release(api.db, release.id, status="live")
     return {
         "tenant_id": acme.id,
         "project_id": project_id,
         "run_id": run.id,
         "token_id": tokens[0]["id"],
         "name": "token",
+        "repo": image.repository,
+        "app": "web",
+        "env": "production",
     }

@@ -18,6 +18,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "RunCreate": {"sha": SHA},
     "TenantCreate": {"name": "initech"},
     "ProjectCreate": {"name": "n", "forge": "github", "clone_url": "https://x.test/a.git"},
+    "RetentionPut": {"keep_per_branch": 3},
+    "RollbackRequest": {"revision": 1},
+    "ScaleRequest": {"replicas": 2},
 }
 
 
@@ -38,8 +41,16 @@ def _cases(paths: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     return cases
 
 
-OBJECTS = ("tenant_id", "project_id", "run_id", "token_id", "name")
-MISSING = {"tenant_id": "f" * 32, "project_id": "f" * 32, "run_id": "f" * 32, "token_id": "f" * 32}
+OBJECTS = ("tenant_id", "project_id", "run_id", "token_id", "name", "repo", "app", "env")
+MISSING = {
+    "tenant_id": "f" * 32,
+    "project_id": "f" * 32,
+    "run_id": "f" * 32,
+    "token_id": "f" * 32,
+    "repo": "no/such-repository",
+    "app": "no-such-app",
+    "env": "no-such-env",
+}
 
 
 def fill(path: str, values: dict[str, str]) -> str:

@@ -12,6 +12,7 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,22 +23,26 @@ import pytest
 
 from tests.support.server import Server, make_repo, start_shera_up
 
-STREAMING_PIPELINE = """
+
+def streaming_pipeline(go: Path) -> str:
+    """A step that says hello, waits (up to 20 s) until ``go`` exists, then says goodbye."""
+    return f"""
 steps:
   - name: greet
     image: busybox
     commands:
       - echo "hello from $CI_COMMIT_BRANCH"
-      - sleep 1
+      - timeout 20 sh -c 'until [ -f {go} ]; do sleep 0.05; done'
       - echo "goodbye from $CI_COMMIT_BRANCH"
 """
+
 
 SLEEPING_PIPELINE = """
 steps:
   - name: nap
     image: busybox
     commands:
-      - echo "napping as $$"
+      - echo "napping as $$$$"
       - sleep 30
 """
 
@@ -66,7 +71,12 @@ def shera(
     full = {k: v for k, v in os.environ.items() if k not in ("SHERA_URL", "SHERA_TOKEN")}
     full.update({"XDG_CONFIG_HOME": str(home / "config"), "COLUMNS": "250", **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "shera", *args], capture_output=True, text=True, env=full, timeout=timeout
+        [sys.executable, "-m", "shera", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=timeout,
     )
 
 
@@ -89,6 +99,28 @@ def trigger(home: Path, project: str) -> str:
     return found.group(1)
 
 
+def follow_logs(home: Path, run_id: str, go: Path) -> list[str]:
+    """The lines of ``shera logs -f RUN``; creates ``go`` once the hello line has arrived, so that the
+    goodbye line can only come live. Asserts the command exits 0 within 30 s."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SHERA_URL", "SHERA_TOKEN")}
+    env["XDG_CONFIG_HOME"] = str(home / "config")
+    argv = [sys.executable, "-m", "shera", "logs", "-f", run_id]
+    lines: list[str] = []
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env) as process:
+        timer = threading.Timer(30, process.kill)
+        timer.start()
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                if "hello from main" in line:
+                    go.touch()
+        finally:
+            timer.cancel()
+        assert process.wait() == 0, lines
+    return lines
+
+
 def run_detail(server: Server, token: str, run_id: str) -> dict[str, Any]:
     with server.api(token) as client:
         run: dict[str, Any] = client.get(f"/api/v1/runs/{run_id}").raise_for_status().json()
@@ -96,8 +128,9 @@ def run_detail(server: Server, token: str, run_id: str) -> dict[str, Any]:
 
 
 def test_login_projects_trigger_runs_and_logs(server: Server, token: str, tmp_path: Path) -> None:
-    # Given a logged-in user and a project whose step talks, pauses and talks again
-    project = project_with(server, token, tmp_path, STREAMING_PIPELINE, "talker")
+    # Given a logged-in user and a project whose step talks, waits for the test, and talks again
+    go = tmp_path / "go"
+    project = project_with(server, token, tmp_path, streaming_pipeline(go), "talker")
     login(server, tmp_path, token)
     saved = tmp_path / "config" / "shera" / "client.json"
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
@@ -110,11 +143,11 @@ def test_login_projects_trigger_runs_and_logs(server: Server, token: str, tmp_pa
     listed = json.loads(shera(tmp_path, "projects", "--format", "json").stdout)
     assert [(p["id"], p["name"]) for p in listed] == [(project["id"], "talker")]
 
-    # `shera trigger talker --branch main` starts a run; `shera logs -f` streams it until it ends
+    # `shera trigger talker --branch main` starts a run; `shera logs -f` streams it live until it ends
+    # (the step says goodbye only after the test has read its hello through the stream)
     run_id = trigger(tmp_path, "talker")
-    follow = shera(tmp_path, "logs", "-f", run_id)
-    assert follow.returncode == 0, follow.stderr
-    assert "hello from main" in follow.stdout and "goodbye from main" in follow.stdout
+    streamed = "".join(follow_logs(tmp_path, run_id, go))
+    assert "hello from main" in streamed and "goodbye from main" in streamed
     assert run_detail(server, token, run_id)["status"] == "success"  # -f returned only once it ended
 
     # `shera runs --format json` shows the run, `shera logs` prints its logs
@@ -134,7 +167,7 @@ def test_cancel_kills_a_running_run(server: Server, token: str, tmp_path: Path) 
     run_id = trigger(tmp_path, "sleeper")
 
     # Given the step is running its `sleep 30`
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     shell_pid = None
     while shell_pid is None and time.monotonic() < deadline:
         steps = {s["name"]: s["status"] for s in run_detail(server, token, run_id)["steps"]}

@@ -75,7 +75,13 @@ def github_push(repo_url: str, sha: str, before: str, message: str, branch: str 
     payload["created"] = before == "0" * 40
     repo = payload["repository"]
     repo.update({"clone_url": repo_url, "default_branch": "main", "full_name": "adora/app", "name": "app"})
-    commit = {"id": sha, "message": message, "added": [], "removed": [], "modified": [".shera.yml"]}
+    commit: dict[str, Any] = {
+        "id": sha,
+        "message": message,
+        "added": [],
+        "removed": [],
+        "modified": [".shera.yml"],
+    }
     commit["author"] = {"name": "Adora", "email": "adora@example.test", "username": "adora"}
     payload["commits"] = [commit]
     payload["head_commit"] = commit
