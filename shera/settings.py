@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     insecure_registries: str = Field("", description="Comma list of host:port reached over plain HTTP")
     image_retention_interval: float = Field(3600.0, description="How often the retention policy is applied")
     default_deploy_target: str = Field("podman", description="Deploy target of `uses: deploy` naming none")
-    kubeconfig: str | None = Field(None, description="kubeconfig of the kubernetes target (default: in-cluster)")
+    kubeconfig: str | None = Field(None, description="kubeconfig of the kubernetes target")
     kube_context: str | None = Field(None, description="kubeconfig context of the kubernetes target")
     kube_service_type: str = Field("ClusterIP", description="Service type the kubernetes target renders")
     shared_storage_class: str = Field("cephfs", description="StorageClass of `shared: true` (RWX) volumes")
