@@ -1,4 +1,5 @@
-"""Benchmarks: local-executor overhead per step and lint throughput over the corpus (``make bench``)."""
+"""Benchmarks: local-executor overhead per step, lint throughput over the corpus, and the one-file image
+rebuild+push vs a cold build+push (``make bench``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.images import bench_template_rebuild
 from shera.executors.base import WorkflowContext
 from shera.executors.local import LocalExecutor
 from shera.model.plan import StepKind, StepPlan
@@ -79,7 +81,7 @@ def bench_lint_corpus() -> tuple[float, bool]:
 
 
 def main() -> int:
-    results = [bench_local_overhead(), bench_lint_corpus()]
+    results = [bench_local_overhead(), bench_lint_corpus(), bench_template_rebuild()]
     missed = [r for r in results if not r[1]]
     print(f"\n{len(results) - len(missed)} of {len(results)} targets met")
     return 0

@@ -1,3 +1,9 @@
 """Test suite root: shared fixtures come from ``tests/support`` plugins."""
 
-pytest_plugins = ["tests.support.corpus", "tests.support.podman", "tests.support.server"]
+pytest_plugins = [
+    "tests.support.corpus",
+    "tests.support.podman",
+    "tests.support.server",
+    "tests.support.registry",
+    "tests.support.imagebuild",
+]

@@ -65,6 +65,12 @@ EnvOpt = Annotated[
 SummaryOpt = Annotated[
     Path | None, typer.Option("--summary-json", help="Write the run summary as JSON to this file.")
 ]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="State directory: releases, deploy repository, images (default: SHERA_DATA_DIR)."
+    ),
+]
 TimeoutOpt = Annotated[
     float | None,
     typer.Option("--timeout", min=0.001, help="Default per-step timeout in seconds (a step's own wins)."),
@@ -196,6 +202,7 @@ def exec_command(
     env: EnvOpt = None,
     summary_json: SummaryOpt = None,
     timeout: TimeoutOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     ev = build_event(
@@ -212,7 +219,7 @@ def exec_command(
     secrets, overrides = pairs(secret, "--secret"), pairs(env, "--env")
     cls = executor_class(executor)
     try:
-        settings = load_settings()
+        settings = load_settings(data_dir=data_dir)
         runners = load_runners(settings, runner_registry())
     except ConfigError as exc:
         err.print(f"error: {exc}", markup=False)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from shera.cli import client_cmds, exec_cmd, lint_cmd, plan_cmd, schema_cmd, server_cmd, webhook_cmd
+from shera.cli import (
+    client_cmds,
+    exec_cmd,
+    images_cmd,
+    lint_cmd,
+    plan_cmd,
+    schema_cmd,
+    server_cmd,
+    webhook_cmd,
+)
 
 app = typer.Typer(
     name="shera",
@@ -20,6 +29,7 @@ schema_cmd.register(app)
 server_cmd.register(app)
 client_cmds.register(app)
 webhook_cmd.register(app)
+images_cmd.register(app)
 
 
 def main() -> None:

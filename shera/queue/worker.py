@@ -24,7 +24,9 @@ import dramatiq
 
 from shera.forges.base import load_forges
 from shera.gitops.mirror import Mirrors
-from shera.plugins import Registry
+from shera.deploy.base import DEPLOY_TARGETS
+from shera.plugins import EXECUTORS, STEP_KINDS, Registry
+from shera.steps.runner import RUNNERS
 from shera.queue.actors import declare_actors
 from shera.queue.broker import close, make_broker
 from shera.queue.loops import start_loops
@@ -62,7 +64,7 @@ def run_worker(
         settings=settings,
         worker_id=worker_id(),
         checkout=checkout,
-        registry=Registry.from_entry_points(),
+        registry=Registry.from_entry_points((EXECUTORS, STEP_KINDS, RUNNERS, DEPLOY_TARGETS)),
         status_hook=status_hook or forge_status_hook(db, settings, load_forges()),
     )
     declare_actors(broker, ctx)

@@ -9,8 +9,9 @@ SQLite and on PostgreSQL alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from shera.model.records import ProjectRecord
@@ -18,8 +19,7 @@ from shera.store.db import Database, StoreError
 from shera.store.models import Delivery, Run, new_id, utcnow
 from shera.store.runs import NewRun, add_run
 
-
-_INSERT = insert(Delivery.__table__)
+_INSERT = insert(cast(Table, Delivery.__table__))
 
 
 @dataclass(frozen=True, slots=True)

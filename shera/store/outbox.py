@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shera.store.db import Database
 from shera.store.models import Outbox, utcnow
 
-
-_INSERT = insert(Outbox.__table__)
+_INSERT = insert(cast(Table, Outbox.__table__))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Update, bindparam, delete, insert, select, update
+from sqlalchemy import Table, Update, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from shera.model.records import ProjectRecord, RunRecord
@@ -32,8 +32,8 @@ UNFINISHED = ("queued", *ACTIVE)
 
 # The webhook's hot path runs these prebuilt Core statements with parameters: no ORM unit of work, no
 # statement construction or cache-key walk per call.
-_RUNS = Run.__table__
-_PROJECTS = Project.__table__
+_RUNS = cast(Table, Run.__table__)
+_PROJECTS = cast(Table, Project.__table__)
 _BUMP_NUMBER = (
     update(_PROJECTS)
     .where(_PROJECTS.c.id == bindparam("b_project"))

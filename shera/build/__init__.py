@@ -1,0 +1,1 @@
+"""Adapters layer: building, tagging and pushing container images with buildah (``uses: build``)."""
