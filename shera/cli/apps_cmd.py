@@ -187,7 +187,9 @@ def register(app: typer.Typer, *, opener: LocalOpener = open_local) -> None:
     def rollback(
         name: AppArg,
         env: EnvOpt,
-        to: Annotated[int | None, typer.Option("--to", min=1, help="Revision (default: the previous).")] = None,
+        to: Annotated[
+            int | None, typer.Option("--to", min=1, help="Revision (default: the previous).")
+        ] = None,
         url: UrlOpt = None,
         token: TokenOpt = None,
         data_dir: DataDirOpt = None,
