@@ -2,13 +2,14 @@
 
 Real buildah and a private ``docker-registry`` on a free loopback port, in a private image store (overlay)
 under a temporary directory. The base image is Debian bookworm with python3, made by mmdebstrap and cached
-under ``.cache/baseimages`` (tests/support/baseimages.py); importing it into the store is reported
-separately, as a pulled base image would be: it is not part of either build.
+under ``.cache/baseimages`` (tests/support/baseimages.py). As in real use (``BASE_IMAGE`` names a registry
+mirror), it is pushed to the registry first and removed from the store; that setup is not timed.
 
-- cold: empty layer cache and empty registry; ``buildah bud --layers`` then ``buildah push`` (every layer,
-  the base's included, goes to the registry).
-- one-file: ``app/wsgi.py`` changed; the same build and push with the store's layer cache; only the last
-  layer is new, so the push sends one small blob and the manifest. Median of ``REBUILDS`` rounds.
+- cold: empty store, empty layer cache, nothing of the app in the registry: ``buildah bud --layers`` (which
+  pulls the base image) then ``buildah push`` (the base layers are already in the registry, since the mirror
+  is in the same one, so only the app's layers are uploaded).
+- one-file: ``app/wsgi.py`` changed; the same build and push, now with the store's layer cache; only the
+  last layer is new, so the push sends one small blob and the manifest. Median of ``REBUILDS`` rounds.
 
 Target: one-file rebuild+push <= 1/5 of the cold time. The pushed digest (``--digestfile``) is checked
 against the registry's ``Docker-Content-Digest``.
@@ -45,16 +46,19 @@ def _run(env: Mapping[str, str], *argv: str) -> None:
         raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()[-1500:]}")
 
 
-def _build_push(env: Mapping[str, str], app: Path, base: str, ref: str, digestfile: Path) -> float:
-    """Seconds to build ``app`` as ``ref`` (layer cache on) and push it."""
+def _build_push(
+    env: Mapping[str, str], app: Path, base: str, ref: str, digestfile: Path
+) -> tuple[float, float]:
+    """Seconds to build ``app`` as ``ref`` (layer cache on), and to push it."""
     start = time.perf_counter()
     _run(
         env,
         "buildah", "bud", "--isolation", "chroot", "--layers", "--quiet",
         "--build-arg", f"BASE_IMAGE={base}", "-t", ref, str(app),
     )  # fmt: skip
+    built = time.perf_counter()
     _run(env, "buildah", "push", "--quiet", "--digestfile", str(digestfile), ref, f"docker://{ref}")
-    return time.perf_counter() - start
+    return built - start, time.perf_counter() - built
 
 
 def _registry_digest(address: str, repository: str, tag: str) -> str:
@@ -86,36 +90,45 @@ def bench_template_rebuild() -> tuple[float, bool]:
         registry = start_registry(root / "registry")
         env.update(write_config(root / "podman", insecure=(registry.address,)).env)
         start = time.perf_counter()
-        base = base_image(env, DEBIAN_PYTHON)
+        local = base_image(env, DEBIAN_PYTHON)
+        base = f"{registry.address}/mirror/debian-python:bookworm"
+        _run(env, "buildah", "push", "--quiet", local, f"docker://{base}")
+        _run(env, "podman", "rmi", "--all", "--force")
         print(f"image rebuild: base image {base} ready in {time.perf_counter() - start:.1f} s (not timed)")
         app = root / "app"
         TemplateCatalog().scaffold("python-web", app)
         repository = "bench/python-web"
         digestfile = root / "digest"
 
-        cold = _build_push(env, app, base, f"{registry.address}/{repository}:cold", digestfile)
+        target = f"{registry.address}/{repository}"
+        cold_build, cold_push = _build_push(env, app, base, f"{target}:cold", digestfile)
         assert digestfile.read_text().strip() == _registry_digest(registry.address, repository, "cold")
 
         wsgi = app / "app" / "wsgi.py"
         original = wsgi.read_text()
-        warm_times = []
+        warm_parts = []
         for round_ in range(1, REBUILDS + 1):
             wsgi.write_text(original.replace("hello from python-web", f"hello, round {round_}"))
             tag = f"change-{round_}"
-            warm_times.append(
-                _build_push(env, app, base, f"{registry.address}/{repository}:{tag}", digestfile)
-            )
+            warm_parts.append(_build_push(env, app, base, f"{target}:{tag}", digestfile))
             assert digestfile.read_text().strip() == _registry_digest(registry.address, repository, tag)
     finally:
         if registry is not None:
             registry.stop()
         _destroy(env, root)
+    cold = cold_build + cold_push
+    warm_times = [build + push for build, push in warm_parts]
     warm = statistics.median(warm_times)
     ratio = warm / cold
     ok = ratio <= TARGET_RATIO
     print(
-        f"image rebuild: python-web cold build+push {cold:.2f} s; one-file rebuild+push {warm:.2f} s "
-        f"(median of {REBUILDS}: {', '.join(f'{t:.2f}' for t in warm_times)})"
+        f"image rebuild: python-web cold build+push {cold:.2f} s (build with base pull {cold_build:.2f} s, "
+        f"push {cold_push:.2f} s)"
+    )
+    print(
+        f"  one-file rebuild+push {warm:.2f} s (median of {REBUILDS}: "
+        + ", ".join(f"{build:.2f}+{push:.2f}" for build, push in warm_parts)
+        + " s build+push)"
     )
     print(f"  ratio {ratio:.3f} (target <= {TARGET_RATIO}) {'OK' if ok else 'MISSED'}")
     return ratio, ok

@@ -37,6 +37,13 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def descendants(pid: int) -> list[int]:
     """``pid`` and every process below it."""
     tree, found, todo = _children(), [], [pid]
@@ -99,6 +106,8 @@ class Up:
         return tree_rss(self.process.pid)
 
     def stop(self) -> None:
+        """SIGTERM ``shera up`` (it stops its children); then SIGKILL, by pid, whatever of its tree is left."""
+        tree = descendants(self.process.pid)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -106,6 +115,9 @@ class Up:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for pid in tree[1:]:
+            if Path(f"/proc/{pid}").exists() and _parent(pid) in (1, *tree):
+                os.kill(pid, signal.SIGKILL)
 
 
 def start_up(root: Path, env: dict[str, str] | None = None, command: list[str] | None = None) -> Up:

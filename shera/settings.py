@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     kube_context: str | None = Field(None, description="kubeconfig context of the kubernetes target")
     kube_service_type: str = Field("ClusterIP", description="Service type the kubernetes target renders")
     shared_storage_class: str = Field("cephfs", description="StorageClass of `shared: true` (RWX) volumes")
+    deploy_repo: str | None = Field(None, description="Remote deploy repository; unset: data_dir/deploy.git")
+    deploy_repo_username: str | None = Field(None, description="User for the remote deploy repository")
+    deploy_repo_password: str | None = Field(None, description="Password or token for the deploy repository")
+    sync_interval: float = Field(30.0, description="How often `sync: auto` apps are reconciled")
 
     @property
     def insecure_registry_set(self) -> frozenset[str]:

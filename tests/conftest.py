@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.server",
     "tests.support.registry",
     "tests.support.imagebuild",
+    "tests.support.baseimages",
 ]

@@ -1,4 +1,4 @@
-"""CLI layer: ``shera init --template NAME DIR`` scaffolds an app repository; ``shera init --list`` lists them.
+"""CLI layer: ``shera init --template NAME DIR`` scaffolds an app repository; ``--list`` lists the templates.
 
 Exit codes: 0 done, 1 the scaffold was refused (DIR is not empty and ``--force`` was not given, or DIR is a
 file or a symlink; or writing failed), 2 usage errors (no template, unknown template, no DIR). Refusals
@@ -22,8 +22,8 @@ def _next_steps(template: Template, dest: Path) -> str:
             "Next steps:",
             f"  cd {dest}",
             f'  git init && git add -A && git commit -m "{template.name} from the She-Ra template"',
-            "  shera lint .                  # check the pipeline (.shera.yml)",
-            "  shera exec --executor local . # or run it here",
+            "  shera lint .                                         # check the pipeline (.shera.yml)",
+            "  shera exec --executor local --event pull_request .   # run its tests here",
             "  push it to a forge repository connected to a She-Ra project; pushes build and push the image,",
             "  pushes of the default branch deploy it.",
             "Rename `app:` in .shera.yml, and point BASE_IMAGE at your registry's mirror (see README.md).",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from shera.cli import (
+    apps_cmd,
     client_cmds,
     exec_cmd,
     images_cmd,
+    init_cmd,
     lint_cmd,
     plan_cmd,
     schema_cmd,
@@ -30,6 +32,8 @@ server_cmd.register(app)
 client_cmds.register(app)
 webhook_cmd.register(app)
 images_cmd.register(app)
+init_cmd.register(app)
+apps_cmd.register(app)
 
 
 def main() -> None:

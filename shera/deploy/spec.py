@@ -13,6 +13,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from shera.deploy.base import DeploySpec, HealthCheck, Strategy, Volume
+from shera.errors import ConfigError
 
 SPEC_VERSION = 1
 
@@ -40,22 +41,22 @@ def spec_to_json(
 
 
 def spec_from_json(data: Mapping[str, Any], secret_env: Mapping[str, str] | None = None) -> DeploySpec:
-    """The ``DeploySpec`` recorded by ``spec_to_json``, with ``secret_env`` values supplied by the caller."""
+    """The ``DeploySpec`` recorded by ``spec_to_json``, with ``secret_env`` values supplied by the caller;
+    ``ConfigError`` when the record is not a spec (e.g. written by an older version)."""
     raw = dict(data.get("spec", {}))
-    health = raw.pop("health", None)
-    strategy = raw.pop("strategy", None) or {}
-    volumes = raw.pop("volumes", None) or []
-    spec = DeploySpec(
-        **{key: value for key, value in raw.items() if key in DeploySpec.__dataclass_fields__},
-        health=_health_from(health),
-        strategy=Strategy(**strategy),
-        volumes=tuple(Volume(**volume) for volume in volumes),
-    )
-    return replace(
-        spec,
-        ports=tuple(spec.ports),
-        secret_env=dict(secret_env or {}),
-    )
+    try:
+        health = raw.pop("health", None)
+        strategy = raw.pop("strategy", None) or {}
+        volumes = raw.pop("volumes", None) or []
+        spec = DeploySpec(
+            **{key: value for key, value in raw.items() if key in DeploySpec.__dataclass_fields__},
+            health=_health_from(health),
+            strategy=Strategy(**strategy),
+            volumes=tuple(Volume(**volume) for volume in volumes),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"the release's recorded spec cannot be read: {exc}") from exc
+    return replace(spec, ports=tuple(spec.ports), secret_env=dict(secret_env or {}))
 
 
 def _health_from(data: Mapping[str, Any] | None) -> HealthCheck | None:

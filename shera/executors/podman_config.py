@@ -14,9 +14,11 @@ would otherwise leak shared locks).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +126,14 @@ class ConfigPaths:
 
     @property
     def runroot(self) -> Path:
-        return self.root / "run"
+        """Transient state (locks, sockets) in a short directory named after ``root``.
+
+        slirp4netns puts an API socket in the runroot and a socket path must stay under 108 bytes, which a
+        runroot inside a deep data directory (or pytest's temp dir) exceeds.
+        """
+        digest = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:12]
+        base = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())  # noqa: S108
+        return base / f"shera-{digest}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -161,7 +170,7 @@ def write_config(
     """
     paths = ConfigPaths(root)
     root.mkdir(parents=True, exist_ok=True)
-    paths.runroot.mkdir(exist_ok=True)
+    paths.runroot.mkdir(mode=0o700, exist_ok=True)
     nofile = host_ulimit(resource.RLIMIT_NOFILE)
     nproc = host_ulimit(resource.RLIMIT_NPROC)
     _write_if_changed(

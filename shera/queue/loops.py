@@ -13,11 +13,14 @@ from collections.abc import Callable
 
 import dramatiq
 
+from shera.deploy.reconcile import reconcile_once
+from shera.deploy.service import DeployService
 from shera.queue.broker import send_run
 from shera.queue.relay import Relay, reconcile
 from shera.queue.retention import apply_retention
 from shera.runs.reaper import reap
 from shera.settings import Settings
+from shera.steps.deploy_wiring import open_service
 from shera.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -66,9 +69,11 @@ def start_loops(
     reaper: bool = True,
     reconciler: bool = True,
     retention: bool = True,
+    sync: bool = True,
 ) -> Loops:
     """Start the chosen loops with the intervals of ``settings`` (image retention: an idempotent pass every
-    ``image_retention_interval`` seconds; several processes may run it)."""
+    ``image_retention_interval`` seconds; ``sync: auto`` apps re-applied every ``sync_interval`` seconds when
+    the live state drifted from the deploy repository; several processes may run both)."""
     outbox_relay = Relay(db, lambda run_id: send_run(broker, run_id)) if relay else None
     loops = Loops(outbox_relay)
     if outbox_relay is not None:
@@ -89,4 +94,18 @@ def start_loops(
         loops.every(
             "shera-retention", settings.image_retention_interval, lambda: apply_retention(db, settings)
         )
+    if sync:
+        loops.every("shera-sync", settings.sync_interval, _sync_pass(db, settings))
     return loops
+
+
+def _sync_pass(db: Database, settings: Settings) -> Callable[[], object]:
+    """A pass of the ``sync: auto`` reconciler; the deploy service is opened on first use, then kept."""
+    opened: list[DeployService] = []
+
+    def run() -> object:
+        if not opened:
+            opened.append(open_service(settings, db))
+        return reconcile_once(opened[0])
+
+    return run

@@ -22,17 +22,17 @@ from types import FrameType
 
 import dramatiq
 
+from shera.deploy.base import DEPLOY_TARGETS
 from shera.forges.base import load_forges
 from shera.gitops.mirror import Mirrors
-from shera.deploy.base import DEPLOY_TARGETS
 from shera.plugins import EXECUTORS, STEP_KINDS, Registry
-from shera.steps.runner import RUNNERS
 from shera.queue.actors import declare_actors
 from shera.queue.broker import close, make_broker
 from shera.queue.loops import start_loops
 from shera.runs.execute import StatusHook, WorkerContext
 from shera.runs.status import forge_status_hook
 from shera.settings import Settings
+from shera.steps.runner import RUNNERS
 from shera.store.db import Database
 
 log = logging.getLogger(__name__)

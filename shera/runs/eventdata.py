@@ -7,15 +7,21 @@ from typing import Any
 
 from shera.model.event import Event, EventKind
 
-_FIELDS = {f.name for f in dataclasses.fields(Event)}
+_NAMES = tuple(f.name for f in dataclasses.fields(Event))
+_FIELDS = frozenset(_NAMES)
 
 
 def event_to_data(event: Event) -> dict[str, Any]:
-    """``dataclasses.asdict`` with JSON types only (the kind as its string, tuples as lists)."""
-    data = dataclasses.asdict(event)
+    """``dataclasses.asdict`` with JSON types only (the kind as its string, tuples as lists).
+
+    Built field by field: every field is a scalar except ``changed_files`` and ``params``, which are
+    copied, so the deep copy of ``asdict`` (a hot spot of the webhook path) is not needed.
+    """
+    data = {name: getattr(event, name) for name in _NAMES}
     data["kind"] = str(event.kind)
     if event.changed_files is not None:
         data["changed_files"] = list(event.changed_files)
+    data["params"] = dict(event.params)
     return data
 
 

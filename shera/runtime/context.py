@@ -55,5 +55,5 @@ class WorkflowRun:
     state: str = "success"
     open_sinks: list[StepOutput] = field(default_factory=list)
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """What She-Ra step kinds of this workflow produced, by step name, until their outcome takes it."""
+    """What She-Ra step kinds of this workflow produced, by step name (later steps may read it)."""
     """Output sinks of services and detached steps: closed after teardown."""

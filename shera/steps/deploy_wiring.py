@@ -40,12 +40,12 @@ def project_secrets(db: Database) -> SecretSource:
 
 
 def deploy_repo(settings: Settings) -> DeployRepo:
-    remote: str | None = getattr(settings, "deploy_repo", None)
+    remote: str | None = settings.deploy_repo
     return DeployRepo(
         settings.data_dir / DEPLOY_REPO,
         remote=remote or None,
-        username=getattr(settings, "deploy_repo_username", None),
-        password=getattr(settings, "deploy_repo_password", None),
+        username=settings.deploy_repo_username,
+        password=settings.deploy_repo_password,
     )
 
 

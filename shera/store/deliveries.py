@@ -50,7 +50,7 @@ def record_delivery(
         with db.transaction() as session:
             try:
                 # A write first: on SQLite it takes the write lock for the whole transaction.
-                session.execute(
+                session.connection().execute(
                     _INSERT,
                     {
                         "id": new_id(),

@@ -46,7 +46,7 @@ def read_log(
         .where(Step.run_id == run_id)
         .order_by(LogChunk.id)
     )
-    with db.transaction() as session:
+    with db.read() as session:
         if after is not None:
             last = session.scalar(
                 select(LogChunk.id).where(LogChunk.step_id == after[0], LogChunk.seq == after[1])

@@ -29,7 +29,7 @@ class OutboxItem:
 
 def add(session: Session, run_id: str) -> None:
     """Queue ``run_id`` for sending, inside the caller's transaction (store-internal)."""
-    session.execute(_INSERT, {"run_id": run_id, "created_at": utcnow(), "attempts": 0})
+    session.connection().execute(_INSERT, {"run_id": run_id, "created_at": utcnow(), "attempts": 0})
 
 
 def pending_count(db: Database) -> int:
@@ -38,25 +38,29 @@ def pending_count(db: Database) -> int:
 
 
 def claim(db: Database, *, limit: int = 100) -> list[OutboxItem]:
-    """Up to ``limit`` unsent rows, oldest first, now marked sent by this caller (and only this caller)."""
-    with db.transaction() as session:
-        candidates = session.execute(
-            select(Outbox.id, Outbox.run_id).where(Outbox.sent_at.is_(None)).order_by(Outbox.id).limit(limit)
-        ).all()
+    """Up to ``limit`` unsent rows, oldest first, now marked sent by this caller (and only this caller).
+
+    The candidates are read without the write lock (an idle relay polls often and finds none); then one
+    ``UPDATE ... WHERE id IN (candidates) AND sent_at IS NULL RETURNING`` claims them: the repeated
+    ``sent_at IS NULL`` is the compare-and-set, so a row another relay claimed meanwhile is left out.
+    """
+    with db.read() as session:
+        candidates = list(
+            session.scalars(
+                select(Outbox.id).where(Outbox.sent_at.is_(None)).order_by(Outbox.id).limit(limit)
+            )
+        )
     if not candidates:
         return []
-    claimed: list[OutboxItem] = []
-    now = utcnow()
     with db.transaction() as session:
-        for row_id, run_id in candidates:
-            result = session.execute(
-                update(Outbox)
-                .where(Outbox.id == row_id, Outbox.sent_at.is_(None))
-                .values(sent_at=now, attempts=Outbox.attempts + 1)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(OutboxItem(row_id, run_id))
-    return claimed
+        rows = session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_(candidates), Outbox.sent_at.is_(None))
+            .values(sent_at=utcnow(), attempts=Outbox.attempts + 1)
+            .returning(Outbox.id, Outbox.run_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return sorted((OutboxItem(row_id, run_id) for row_id, run_id in rows), key=lambda item: item.id)
 
 
 def release(db: Database, ids: list[int], error: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from shera.model.records import ProjectRecord
@@ -16,6 +16,9 @@ from shera.store.convert import project_record as _record
 from shera.store.db import Database, StoreError
 from shera.store.errors import Conflict, NotFound
 from shera.store.models import Project
+
+_BY_ID = select(Project).where(Project.id == bindparam("b_id"))
+"""Prebuilt: ``get_project`` is on the webhook's hot path."""
 
 #: Columns ``update_project`` may change (ids, tenant and counters are not among them).
 UPDATABLE = frozenset(
@@ -80,7 +83,7 @@ def create_project(
 def get_project(db: Database, project_id: str, tenant_id: str | None) -> ProjectRecord | None:
     """The project, or ``None`` when missing or another tenant's (``tenant_id=None``: any tenant)."""
     with db.read() as session:
-        row = session.get(Project, project_id)
+        row = session.execute(_BY_ID, {"b_id": project_id}).scalar_one_or_none()
         if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
             return None
         return _record(row)

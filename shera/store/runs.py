@@ -75,7 +75,7 @@ class NewRun:
 
 def get_run(db: Database, run_id: str, tenant_id: str | None) -> RunRecord | None:
     """The run, or None when it does not exist or belongs to another tenant (``tenant_id=None``: any)."""
-    with db.transaction() as session:
+    with db.read() as session:
         run = session.get(Run, run_id)
         if run is None or (tenant_id is not None and run.tenant_id != tenant_id):
             return None
@@ -99,7 +99,7 @@ def list_runs(
     if branch is not None:
         query = query.where(Run.branch == branch)
     query = query.order_by(Run.number.desc()).limit(max(0, limit)).offset(max(0, offset))
-    with db.transaction() as session:
+    with db.read() as session:
         return [run_record(run) for run in session.scalars(query)]
 
 
@@ -110,19 +110,21 @@ def insert_run(db: Database, project: ProjectRecord, new: NewRun, *, supersede: 
     expect clashes use ``deliveries.record_delivery``.
     """
     with db.transaction() as session:
-        run = add_run(session, project, new, run_id=new_id(), supersede=supersede)
-        return run_record(run)
+        return run_record(Run(**add_run(session, project, new, run_id=new_id(), supersede=supersede)))
 
 
-def add_run(session: Session, project: ProjectRecord, new: NewRun, *, run_id: str, supersede: bool) -> Run:
-    """Store-internal: the run row, its number, its outbox row and the supersede marks, in ``session``.
+def add_run(
+    session: Session, project: ProjectRecord, new: NewRun, *, run_id: str, supersede: bool
+) -> dict[str, Any]:
+    """Store-internal: the run row, its number, its outbox row and the supersede marks, in ``session``;
+    returns the run row's column values.
 
     The project row is updated first: on PostgreSQL that row lock serializes numbering per project (as
-    ``SELECT ... FOR UPDATE`` would); on SQLite the database write lock does. Rows are written with Core
-    statements (no unit-of-work flush: this is the webhook's hot path); the returned ``Run`` is a detached
-    copy of the row written, for ``run_record``.
+    ``SELECT ... FOR UPDATE`` would); on SQLite the database write lock does. This is the webhook's hot
+    path: prebuilt Core statements on the session's connection, no ORM unit of work.
     """
-    bumped = session.execute(_BUMP_NUMBER, {"b_project": project.id}).scalar()
+    connection = session.connection()
+    bumped = connection.execute(_BUMP_NUMBER, {"b_project": project.id}).scalar()
     if bumped is None:
         raise NotFound(f"project {project.id} does not exist")
     number = int(bumped) - 1
@@ -152,14 +154,14 @@ def add_run(session: Session, project: ProjectRecord, new: NewRun, *, run_id: st
         "approval": None,
         "approved_by": None,
     }
-    session.execute(_INSERT_RUN, values)
+    connection.execute(_INSERT_RUN, values)
     if supersede and new.event == "push" and new.branch is not None:
-        session.execute(
+        connection.execute(
             _SUPERSEDE,
             {"b_project": project.id, "b_branch": new.branch, "b_run": run_id, "b_finished": utcnow()},
         )
     outbox.add(session, run_id)
-    return Run(**values)
+    return values
 
 
 def transition(

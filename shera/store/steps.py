@@ -28,7 +28,7 @@ class StepEnd:
 
 def list_steps(db: Database, run_id: str) -> list[StepRecord]:
     """The steps of a run in plan order (workflow by workflow)."""
-    with db.transaction() as session:
+    with db.read() as session:
         query = select(Step).where(Step.run_id == run_id).order_by(Step.position, Step.workflow, Step.name)
         return [step_record(step) for step in session.scalars(query)]
 

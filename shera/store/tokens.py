@@ -63,7 +63,7 @@ def ensure_token(db: Database, *, tenant_id: str | None, name: str, role: Role, 
 
 def principal_for(db: Database, token_hash: str) -> Principal | None:
     """Who holds the token with this digest; ``None`` when unknown or revoked."""
-    with db.transaction() as session:
+    with db.read() as session:
         row = session.scalars(select(Token).where(Token.token_hash == token_hash)).first()
         if row is None or row.revoked:
             return None

@@ -25,6 +25,7 @@ from shera.settings import Settings
 from shera.store import images, projects, releases, runs
 from shera.store.db import Database
 from shera.store.runs import NewRun
+from tests.deploy.fake import fake_service
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers the httpx2 package for its test client and warns when it falls back to httpx
@@ -208,6 +209,7 @@ def world(api: Api, acme: Tenant, globex: Tenant) -> dict[str, str]:
     new = releases.NewRelease(acme.id, "web", "production", "fake", "r/web:1")
     release = releases.create_release(api.db, new)
     releases.update_release(api.db, release.id, status="live")
+    api.client.app.state.deploy_service = fake_service(api.db, api.settings.data_dir)[0]  # type: ignore[attr-defined]
     return {
         "tenant_id": acme.id,
         "project_id": project_id,

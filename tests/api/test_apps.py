@@ -7,32 +7,30 @@ from pathlib import Path
 
 import pytest
 
-from shera.deploy.base import DEPLOY_TARGETS, DeploySpec
+from shera.deploy.base import DeploySpec
 from shera.deploy.service import DeployRequest, DeployService
-from shera.deploy.targets import Targets
-from shera.gitops.deployrepo import DeployRepo
-from shera.plugins import Registry
 from tests.api.conftest import Api, Tenant
-from tests.deploy.fake import FakeTarget
+from tests.deploy.fake import FakeTarget, fake_service
 
 RELEASES = "/api/v1/apps/web/environments/production/releases"
 PAIR = "/api/v1/apps/web/environments/production"
 
 
 @pytest.fixture
-def target() -> FakeTarget:
-    return FakeTarget()
+def made(api: Api, tmp_path: Path) -> tuple[DeployService, FakeTarget]:
+    made = fake_service(api.db, tmp_path)
+    api.client.app.state.deploy_service = made[0]  # type: ignore[attr-defined]
+    return made
 
 
 @pytest.fixture
-def service(api: Api, target: FakeTarget, tmp_path: Path) -> DeployService:
-    registry = Registry()
-    registry.register(DEPLOY_TARGETS, "fake", target)
-    made = DeployService(
-        api.db, Targets(registry), DeployRepo(tmp_path / "deploy.git"), lock_dir=tmp_path / "l"
-    )
-    api.client.app.state.deploy_service = made  # type: ignore[attr-defined]
-    return made
+def service(made: tuple[DeployService, FakeTarget]) -> DeployService:
+    return made[0]
+
+
+@pytest.fixture
+def target(made: tuple[DeployService, FakeTarget]) -> FakeTarget:
+    return made[1]
 
 
 def deploy(service: DeployService, tenant: Tenant, version: str, app: str = "web") -> None:

@@ -36,7 +36,8 @@ def test_needs_a_token(api: Api) -> None:
 def test_the_catalog_root_is_a_dependency(api: Api, acme: Tenant, tmp_path: Path) -> None:
     folder = tmp_path / "only"
     folder.mkdir()
-    for name, text in {"Containerfile": "FROM x\n", ".shera.yml": "steps: {}\n", "README.md": "# o\n\nOne.\n"}.items():
+    files = {"Containerfile": "FROM x\n", ".shera.yml": "steps: {}\n", "README.md": "# o\n\nOne.\n"}
+    for name, text in files.items():
         (folder / name).write_text(text)
     api.client.app.dependency_overrides[catalog] = lambda: TemplateCatalog(tmp_path)  # type: ignore[attr-defined]
     response = api.client.get("/api/v1/templates", headers=acme.auth("viewer"))

@@ -16,11 +16,10 @@ import pytest
 from shera.build.buildah import Buildah
 from shera.build.errors import BuildFailed, BuildInterrupted, PushRejected, RegistryUnavailable
 from shera.build.store import ImageStore
-from tests.support.imagebuild import build_data_dir, buildah, busybox_context, podman, registry_digest
-from tests.support.registry import HtpasswdRegistry, free_port, registry, registry_htpasswd
+from tests.support.imagebuild import buildah, busybox_context, podman, registry_digest
+from tests.support.registry import HtpasswdRegistry, free_port
 
 # Fixtures imported by name (tests/conftest.py does not list these support plugins yet).
-__all__ = ["build_data_dir", "registry", "registry_htpasswd"]
 
 pytestmark = pytest.mark.podman
 

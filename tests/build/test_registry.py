@@ -33,9 +33,7 @@ from shera.build.registry import (
 )
 from shera.errors import PermanentError, TemporaryError
 from tests.support.oci import push_image
-from tests.support.registry import HtpasswdRegistry, free_port, registry, registry_htpasswd
-
-__all__ = ["registry", "registry_htpasswd"]  # fixtures used below
+from tests.support.registry import HtpasswdRegistry, free_port
 
 
 def test_lists_tags_digests_sizes_and_creation_of_a_real_registry(registry: str) -> None:

@@ -45,7 +45,11 @@ def test_the_scaffolded_repository_lints_clean(tmp_path: Path) -> None:
     dest = tmp_path / "site"
     assert invoke("-t", "static-site", str(dest))[0] == 0
     lint = subprocess.run(
-        [sys.executable, "-m", "shera", "lint", str(dest)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "shera", "lint", str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "0 error(s), 0 warning(s)" in lint.stderr
@@ -96,7 +100,11 @@ def test_list_shows_every_template_with_its_description() -> None:
 def test_shera_init_is_a_command_of_the_shera_program(tmp_path: Path) -> None:
     # The real entry point (shera.cli.main registers the command).
     done = subprocess.run(
-        [sys.executable, "-m", "shera", "init", "--list"], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "shera", "init", "--list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "python-web" in done.stdout

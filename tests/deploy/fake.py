@@ -10,9 +10,15 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from shera.deploy.base import DeploySpec, Endpoint, OutputSink, RolloutStatus
+from shera.deploy.base import DEPLOY_TARGETS, DeploySpec, Endpoint, OutputSink, RolloutStatus
+from shera.deploy.service import DeployService
+from shera.deploy.targets import Targets
+from shera.gitops.deployrepo import DeployRepo
+from shera.plugins import Registry
+from shera.store.db import Database
 
 Key = tuple[str, str, str]
 
@@ -87,3 +93,13 @@ class FakeTarget:
     def live(self, tenant: str, app: str, environment: str) -> dict[str, Any] | None:
         found = self.objects.get((tenant, app, environment))
         return copy.deepcopy(found) if found is not None else None
+
+
+def fake_service(db: Database, root: Path) -> tuple[DeployService, FakeTarget]:
+    """A deploy service over ``db`` whose only target, ``fake``, is a new ``FakeTarget``; the deploy
+    repository and lock files live under ``root``."""
+    target = FakeTarget()
+    registry = Registry()
+    registry.register(DEPLOY_TARGETS, "fake", target)
+    service = DeployService(db, Targets(registry), DeployRepo(root / "deploy.git"), lock_dir=root / "locks")
+    return service, target

@@ -21,11 +21,10 @@ from shera.model.status import Status
 from shera.plugins import Registry
 from shera.steps.build_runner import BuildRunner, oci_labels
 from shera.steps.runner import RUNNERS, KindContext, KindResult, StepRunner
-from tests.support.imagebuild import build_data_dir, buildah, busybox_context, registry_digest
-from tests.support.registry import HtpasswdRegistry, free_port, registry, registry_htpasswd
+from tests.support.imagebuild import buildah, busybox_context, registry_digest
+from tests.support.registry import HtpasswdRegistry, free_port
 
 # Fixtures imported by name (tests/conftest.py does not list these support plugins yet).
-__all__ = ["build_data_dir", "registry", "registry_htpasswd"]
 
 pytestmark = pytest.mark.podman
 

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from shera.executors.podman import PodmanExecutor
-from shera.executors.podman_config import write_config
+from shera.executors.podman_config import ConfigPaths, write_config
 
 BUSYBOX_IMAGE = "localhost/shera-test/busybox:latest"
 DUMMY_IMAGE = "localhost/shera-test/dummy:latest"
@@ -136,9 +136,11 @@ def _destroy(env: Mapping[str, str], root: Path) -> None:
     subprocess.run(
         ["podman", "system", "reset", "--force"], env=dict(env), capture_output=True, timeout=120, check=False
     )
-    for point in sorted(_mounts_under(root), key=len, reverse=True):
+    runroot = ConfigPaths(root / "config").runroot
+    for point in sorted([*_mounts_under(root), *_mounts_under(runroot)], key=len, reverse=True):
         subprocess.run(["umount", "-R", point], capture_output=True, check=False)
     shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(runroot, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,9 @@ def test_read_returns_a_listed_file_only(catalog: TemplateCatalog) -> None:
             catalog.read("web", path)
 
 
-def test_scaffold_copies_files_and_modes_into_a_new_directory(catalog: TemplateCatalog, tmp_path: Path) -> None:
+def test_scaffold_copies_files_and_modes_into_a_new_directory(
+    catalog: TemplateCatalog, tmp_path: Path
+) -> None:
     dest = tmp_path / "new" / "app"
     written = catalog.scaffold("web", dest)
     assert written == list(catalog.get("web").files)
@@ -90,7 +92,9 @@ def test_scaffold_refuses_a_non_empty_directory_and_writes_nothing(
     assert (dest / "Containerfile").read_text() == "mine\n"
 
 
-def test_force_overwrites_template_files_and_keeps_the_others(catalog: TemplateCatalog, tmp_path: Path) -> None:
+def test_force_overwrites_template_files_and_keeps_the_others(
+    catalog: TemplateCatalog, tmp_path: Path
+) -> None:
     dest = tmp_path / "repo"
     dest.mkdir()
     (dest / "Containerfile").write_text("mine\n")

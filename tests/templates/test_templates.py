@@ -25,7 +25,9 @@ FROM = re.compile(r"^FROM\s+(\S+)", re.IGNORECASE)
 def instructions(containerfile: Path) -> list[str]:
     """The Containerfile's instructions, comments dropped and continuation lines joined."""
     joined = re.sub(r"\\\n", " ", containerfile.read_text())
-    return [line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def registry_host(reference: str) -> str | None:
@@ -53,7 +55,9 @@ def test_every_template_lints_clean(template: Template) -> None:
 def test_base_images_are_build_args_with_short_name_defaults(template: Template) -> None:
     lines = instructions(template.path / "Containerfile")
     first_from = next(i for i, line in enumerate(lines) if FROM.match(line))
-    args = dict(m.groups() for line in lines[:first_from] if (m := ARG.match(line)))  # type: ignore[misc]
+    args: dict[str, str | None] = {
+        m.group(1): m.group(2) for line in lines[:first_from] if (m := ARG.match(line))
+    }
     assert "BASE_IMAGE" in args, "BASE_IMAGE is declared before the first FROM"
     for name, default in args.items():
         assert default, f"{name} has a default so a plain build works where the short name resolves"
@@ -74,7 +78,9 @@ def test_the_pipeline_builds_with_the_containerfile_args(template: Template) -> 
     steps = [step for workflow in spec.workflows for step in workflow.steps]
     builds = [step for step in steps if step.uses == "build"]
     assert len(builds) == 1
-    declared = {m.group(1) for line in instructions(template.path / "Containerfile") if (m := ARG.match(line))}
+    declared = {
+        m.group(1) for line in instructions(template.path / "Containerfile") if (m := ARG.match(line))
+    }
     assert set(builds[0].with_["build_args"]) <= declared
     assert "BASE_IMAGE" in builds[0].with_["build_args"]
     assert any(step.uses == "deploy" for step in steps)
@@ -114,7 +120,12 @@ def test_node_web_tests_pass(tmp_path: Path) -> None:
         pytest.skip("node is not installed")
     CATALOG.scaffold("node-web", tmp_path / "app")
     done = subprocess.run(
-        [node, "--test", "test/"], cwd=tmp_path / "app", capture_output=True, text=True, timeout=60, check=False
+        [node, "--test", "test/"],
+        cwd=tmp_path / "app",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "# pass 3" in done.stdout
