@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.images import bench_template_rebuild
+from bench.server import bench_server
 from shera.executors.base import WorkflowContext
 from shera.executors.local import LocalExecutor
 from shera.model.plan import StepKind, StepPlan
@@ -82,6 +83,7 @@ def bench_lint_corpus() -> tuple[float, bool]:
 
 def main() -> int:
     results = [bench_local_overhead(), bench_lint_corpus(), bench_template_rebuild()]
+    results += bench_server()
     missed = [r for r in results if not r[1]]
     print(f"\n{len(results) - len(missed)} of {len(results)} targets met")
     return 0

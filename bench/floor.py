@@ -1,11 +1,11 @@
-"""Benchmarks: the floor — a bare ASGI callable doing a webhook's essential work, under She-Ra's uvicorn settings.
+"""Benchmarks: the floor — a bare ASGI callable doing a webhook's essential work, under uvicorn as She-Ra.
 
 ``POST /hooks/...``: read the raw body, verify ``X-Hub-Signature-256`` (HMAC-SHA256, constant time), parse the
 JSON, and INSERT one row (delivery id, ref, sha) into a SQLite table in its own committed transaction (WAL,
 ``synchronous=NORMAL``, as She-Ra's store) → 202; a bad signature → 401. ``GET`` anything → 200 (warm-up).
 No framework, no thread pool, no ORM, no queue: what any webhook receiver must at least do.
 
-Run as ``python -m bench.floor --port P --db PATH --secret S``; prints ``floor up at URL`` when listening.
+Run as ``python -m bench.floor --port P --db PATH --secret S``; the caller waits until the port answers.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def make_app(db_path: str, secret: str) -> Callable[[Scope, Receive, Send], Awai
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute(
-        "CREATE TABLE IF NOT EXISTS deliveries (id INTEGER PRIMARY KEY, delivery_id TEXT UNIQUE, ref TEXT, sha TEXT)"
+        "CREATE TABLE IF NOT EXISTS deliveries"
+        " (id INTEGER PRIMARY KEY, delivery_id TEXT UNIQUE, ref TEXT, sha TEXT)"
     )
     key = secret.encode()
 

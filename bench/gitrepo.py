@@ -1,4 +1,4 @@
-"""Benchmarks: a bare git repository filled fast (``git fast-import``), and signed GitHub push webhooks for it.
+"""Benchmarks: a bare git repository filled fast (``git fast-import``) and signed GitHub push webhooks.
 
 ``commits`` writes many commits in one ``fast-import`` call (2,000 in well under a second) and returns their
 shas, so every webhook of a benchmark names a real commit the worker can check out. ``push_payload`` is a
@@ -104,7 +104,13 @@ def make_bare(path: Path) -> BareRepo:
 def push_payload(url: str, commit: Commit) -> dict[str, Any]:
     """A GitHub push payload for ``commit`` of the repository at ``url`` (the fields GitHub sends)."""
     api = "https://api.github.com/repos/adora/app"
-    owner = {"login": "adora", "id": 1, "type": "User", "site_admin": False, "url": "https://api.github.com/users/adora"}
+    owner = {
+        "login": "adora",
+        "id": 1,
+        "type": "User",
+        "site_admin": False,
+        "url": "https://api.github.com/users/adora",
+    }
     repository: dict[str, Any] = {
         "id": 1,
         "name": "app",
@@ -129,7 +135,7 @@ def push_payload(url: str, commit: Commit) -> dict[str, Any]:
         repository[f"{name}_url"] = f"{api}/{name}{{/id}}"
     commit_data = {
         "id": commit.sha,
-        "tree_id": hashlib.sha1(commit.sha.encode()).hexdigest(),
+        "tree_id": hashlib.sha256(commit.sha.encode()).hexdigest()[:40],
         "distinct": True,
         "message": f"bench commit on {commit.branch}",
         "timestamp": "2024-01-01T00:00:00Z",

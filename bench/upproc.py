@@ -77,7 +77,15 @@ def tree_rss(pid: int) -> dict[str, int]:
     rss = {"api": 0, "worker": 0, "redis": 0, "other": 0}
     for proc in descendants(pid):
         line = cmdline(proc)
-        role = "api" if proc == pid else "worker" if "shera worker" in line else "redis" if "redis-server" in line else "other"
+        role = (
+            "api"
+            if proc == pid
+            else "worker"
+            if "shera worker" in line
+            else "redis"
+            if "redis-server" in line
+            else "other"
+        )
         rss[role] += rss_bytes(proc)
     return rss
 
@@ -106,7 +114,7 @@ class Up:
         return tree_rss(self.process.pid)
 
     def stop(self) -> None:
-        """SIGTERM ``shera up`` (it stops its children); then SIGKILL, by pid, whatever of its tree is left."""
+        """SIGTERM ``shera up`` (it stops its children); then SIGKILL, by pid, what is left of its tree."""
         tree = descendants(self.process.pid)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -157,8 +165,20 @@ def make_project(up: Up, name: str, clone_url: str, **fields: Any) -> tuple[str,
             .raise_for_status()
             .json()["token"]
         )
-    body = {"name": name, "forge": "github", "clone_url": clone_url, "default_branch": "main"}
+    body: dict[str, Any] = {"name": name, "forge": "github", "clone_url": clone_url, "default_branch": "main"}
     body.update({"executor": "local", "trusted": True, **fields})
     with up.client(token) as client:
         project: dict[str, Any] = client.post("/api/v1/projects", json=body).raise_for_status().json()
     return token, project
+
+
+def list_all_runs(up: Up, token: str, project_id: str) -> list[dict[str, Any]]:
+    """Every run of the project (the API pages by at most 500)."""
+    runs: list[dict[str, Any]] = []
+    with up.client(token) as client:
+        while True:
+            params = {"limit": 500, "offset": len(runs)}
+            page = client.get(f"/api/v1/projects/{project_id}/runs", params=params).raise_for_status().json()
+            runs.extend(page["data"])
+            if len(page["data"]) < 500:
+                return runs

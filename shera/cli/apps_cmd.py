@@ -18,7 +18,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shera.api.routes.apps import outcome_public, release_public
 from shera.cli.client import Client, ClientError, resolve_target
 from shera.deploy.service import DeployService
 from shera.errors import ConfigError, SheraError
@@ -73,12 +72,18 @@ class ApiBackend:
 
 
 class LocalBackend:
-    """The same answers from a data directory (tenant ``local``)."""
+    """The same answers from a data directory (tenant ``local``).
+
+    The presenters of ``shera.api.routes.apps`` are imported inside the methods: at module level they load
+    FastAPI into every ``shera`` process, e.g. +18 MB resident in the worker child of ``shera up``.
+    """
 
     def __init__(self, service: DeployService) -> None:
         self.service = service
 
     def apps(self) -> list[dict[str, Any]]:
+        from shera.api.routes.apps import release_public
+
         out = []
         for record in releases.current_releases(self.service.db, LOCAL_TENANT):
             row = release_public(record).model_dump(mode="json")
@@ -87,16 +92,22 @@ class LocalBackend:
         return out
 
     def history(self, app: str, env: str) -> list[dict[str, Any]]:
+        from shera.api.routes.apps import release_public
+
         records = releases.list_releases(self.service.db, LOCAL_TENANT, app, env, limit=1000)
         if not records:
             raise ConfigError(f"no app {app!r} in environment {env!r} under this data directory")
         return [release_public(r).model_dump(mode="json") for r in records]
 
     def rollback(self, app: str, env: str, to: int | None) -> dict[str, Any]:
+        from shera.api.routes.apps import outcome_public
+
         outcome = self.service.rollback(LOCAL_TENANT, app, env, to=to, out=_echo)
         return outcome_public(outcome).model_dump(mode="json")
 
     def scale(self, app: str, env: str, replicas: int) -> dict[str, Any]:
+        from shera.api.routes.apps import release_public
+
         return release_public(self.service.scale(LOCAL_TENANT, app, env, replicas)).model_dump(mode="json")
 
     def delete(self, app: str, env: str) -> None:

@@ -37,8 +37,10 @@ from shera.store.db import Database
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 50
-"""How long an idle worker waits between looks at the queue (bounds push-to-start latency)."""
+POLL_MS = 20
+"""How long an idle worker waits at most between looks at the queue (bounds push-to-start latency: dramatiq
+backs off to 50-100% of it, so a run waits ~8 ms on average). Each look costs: an idle worker uses ~6% of a
+core at 20 ms (~4% at 50 ms, which added ~20 ms to every push-to-start; ~9% at 10 ms)."""
 STOP_TIMEOUT_MS = 60_000
 
 

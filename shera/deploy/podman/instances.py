@@ -3,11 +3,13 @@
 Each instance is ``podman run --detach`` of the release's image, named
 ``shera-<tenant>-<app>-<env>-r<revision>-<n>``, labelled (``io.shera.tenant``, ``app``, ``environment``,
 ``revision``, ``instance``), with ``--init`` (PID 1 forwards SIGTERM, so a stop is quick) and
-``--restart=no`` (She-Ra, not podman, decides what runs). Networking is user-mode (``slirp4netns``, never the
-default bridge and its 10.88.0.0/16 addresses): each container port is published on an allocated
-``127.0.0.1`` port only. Volumes are named podman volumes ``shera-<tenant>-<app>-<env>-<vol>``; every replica
-mounts the same one (``shared``). Environment values go through an env file (mode 0600, deleted right after
-``podman run`` returned), as the podman executor does; a value the file cannot carry goes on the command line.
+``--restart=no`` (She-Ra, not podman, decides what runs). Networking is never the default bridge (its
+10.88.0.0/16 addresses must not be used): by default user-mode ``slirp4netns``, each container port published
+on an allocated ``127.0.0.1`` port only; or ``host`` networking, where the app is given its allocated port in
+``PORT`` and must bind ``127.0.0.1:$PORT`` (one port per app). Volumes are named podman volumes
+``shera-<tenant>-<app>-<env>-<vol>``; every replica mounts the same one (``shared``). Environment values go
+through an env file (mode 0600, deleted right after ``podman run`` returned), as the podman executor does; a
+value the file cannot carry goes on the command line.
 
 All podman calls go through ``PodmanCli`` (errors already translated to ``shera.errors``).
 """
@@ -17,10 +19,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from shera.deploy.podman.ports import LOOPBACK, port_in_use
 from shera.deploy.podman.render import (
@@ -35,7 +38,10 @@ from shera.errors import PermanentError, TemporaryError
 from shera.executors.podman_cli import PodmanCli
 from shera.executors.podman_spec import split_env
 
-NETWORK = "slirp4netns:port_handler=slirp4netns"
+Network = Literal["slirp4netns", "host"]
+SLIRP_NETWORK = "slirp4netns:port_handler=slirp4netns"
+SOCKET_PATH_MAX = 107
+"""Longest unix socket path (``sun_path`` is 108 bytes with its NUL)."""
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|Ki|Mi|Gi|Ti|K|M|G|T)?$")
 _FACTORS = {
     None: 1.0, "m": 0.001, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
@@ -84,16 +90,27 @@ def create_args(
     ports: Mapping[int, int],
     env_file: Path | None,
     env_argv: Sequence[str] = (),
+    network: Network = "slirp4netns",
 ) -> list[str]:
     """``podman run`` arguments for instance ``number`` (pure; the image last). ``ports`` maps each
-    container port to its host port on 127.0.0.1."""
-    args = ["run", "--detach", "--pull=missing", "--name", template.name(number)]
-    args += ["--init", "--restart=no", "--network", NETWORK]
+    container port to its host port on 127.0.0.1. With ``network="host"`` nothing is published: the app
+    is told its one port in ``PORT`` and must bind ``127.0.0.1:$PORT`` itself."""
+    args = ["run", "--detach", "--pull=missing", "--name", template.name(number), "--init", "--restart=no"]
+    if network == "host":
+        if len(template.ports) > 1:
+            raise PermanentError(
+                f"app {template.app!r}: host networking gives an app one port (PORT), "
+                f"not {len(template.ports)}"
+            )
+        args += ["--network", "host"]
+        args += [arg for port in template.ports for arg in ("--env", f"PORT={ports[port]}")]
+    else:
+        args += ["--network", SLIRP_NETWORK]
+        for container_port in template.ports:
+            args += ["--publish", f"{LOOPBACK}:{ports[container_port]}:{container_port}"]
     labels = {**template.labels, INSTANCE_LABEL: str(number)}
     for key, value in labels.items():
         args += ["--label", f"{key}={value}"]
-    for container_port in template.ports:
-        args += ["--publish", f"{LOOPBACK}:{ports[container_port]}:{container_port}"]
     for volume, mount in template.volume_mounts():
         args += ["--volume", f"{volume}:{mount}"]
     args += resource_args(template.resources)
@@ -102,6 +119,28 @@ def create_args(
     args += list(env_argv)
     args.append(template.image)
     return args
+
+
+def slirp_socket_problem(containers_conf: Path | None) -> str | None:
+    """Why slirp4netns port forwarding cannot work with this ``containers.conf``, or ``None``.
+
+    slirp4netns listens on an API socket ``<tmp_dir>/<64-hex container id>.net``; when that path is longer
+    than a unix socket path can be, podman hangs or fails starting the container."""
+    if containers_conf is None:
+        return None
+    try:
+        engine = tomllib.loads(containers_conf.read_text()).get("engine", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    tmp_dir = str(engine.get("tmp_dir", ""))
+    length = len(tmp_dir) + len("/") + 64 + len(".net")
+    if tmp_dir and length > SOCKET_PATH_MAX:
+        return (
+            f"podman's tmp_dir {tmp_dir!r} is too long for slirp4netns port forwarding (its API socket path "
+            f"would be {length} bytes, at most {SOCKET_PATH_MAX} work): use a shorter data directory or "
+            "host networking"
+        )
+    return None
 
 
 def _int(value: object, default: int = 0) -> int:
@@ -114,9 +153,10 @@ def _int(value: object, default: int = 0) -> int:
 class Instances:
     """Podman operations on instance containers; ``env_dir`` holds the short-lived env files."""
 
-    def __init__(self, cli: PodmanCli, env_dir: Path) -> None:
+    def __init__(self, cli: PodmanCli, env_dir: Path, network: Network = "slirp4netns") -> None:
         self.cli = cli
         self.env_dir = env_dir
+        self.network = network
 
     def start(
         self, template: Template, number: int, ports: Mapping[int, int], env: Mapping[str, str]
@@ -132,7 +172,7 @@ class Instances:
         try:
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(split.file_text)
-            done = self.cli.call(*create_args(template, number, ports, env_file, split.argv))
+            done = self.cli.call(*create_args(template, number, ports, env_file, split.argv, self.network))
         finally:
             env_file.unlink(missing_ok=True)
         if done.exit_code == 0:

@@ -8,7 +8,8 @@ of ``render()`` with ``observe()``; health, strategy, deadline and resources are
 ``env`` holds the recorded manifest's plain variables as the containers have them (image defaults such as
 ``PATH`` are left out; a variable removed from a container shows as missing); ``secrets`` the recorded
 secret names present in the containers, never their values. When instances of several revisions or images
-run (mid-rollout, or drift), ``revision``/``image`` are lists.
+run (mid-rollout, or drift), ``revision``/``image`` are lists. With host networking podman publishes no
+ports: ``ports`` then come from the instance's record.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def observe(instances: Instances, state: AppState) -> dict[str, Any] | None:
     first = details.get(running[0].name, {})
     prefix = base_name(tenant, app, environment) + "-"
     declared = [int(p) for p in manifests.get("ports") or []]
-    seen = set(running[0].ports)
+    record = state["instances"].get(running[0].name, {})
+    seen = set(running[0].ports) or {int(port) for port in record.get("ports", {})}
     ports = [p for p in declared if p in seen] + sorted(seen - set(declared))
     pairs = (first.get("Config") or {}).get("Env") or []
     container_env = dict(pair.split("=", 1) for pair in pairs if "=" in pair)

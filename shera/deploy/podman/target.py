@@ -11,8 +11,10 @@ not start it, polls ``status``). ``rollback_to`` runs synchronously and starts a
 instances at once: their image is still in local storage (this target never removes images), so it serves
 again well within 2 s. A failed rollout never touches the instances that serve.
 
-Without ``env`` the target uses She-Ra's own podman configuration under ``data_dir`` (as the podman
-executor does); ``state_dir`` defaults to ``<data_dir>/deploy/podman``.
+``network`` is ``slirp4netns`` (default: container ports published on 127.0.0.1 ports) or ``host`` (the app
+binds ``127.0.0.1:$PORT``); see ``instances``. Without ``env`` the target uses She-Ra's own podman
+configuration under ``data_dir`` (as the podman executor does); ``state_dir`` defaults to
+``<data_dir>/deploy/podman``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 from shera.deploy.base import DeploySpec, Endpoint, OutputSink, RolloutStatus
 from shera.deploy.podman.health import probe
-from shera.deploy.podman.instances import Instances
+from shera.deploy.podman.instances import Instances, Network, slirp_socket_problem
 from shera.deploy.podman.observe import observe
 from shera.deploy.podman.render import APP_LABEL, ENV_LABEL, TENANT_LABEL, Template, render
 from shera.deploy.podman.rollout import Rollout, endpoints_of, secret_values
@@ -69,6 +71,7 @@ class PodmanTarget:
         state_dir: Path | None = None,
         stop_grace_s: float = 5.0,
         drain_s: float = 0.5,
+        network: Network = "slirp4netns",
     ) -> None:
         self._explicit_env = None if env is None else dict(env)
         self._data_dir = data_dir
@@ -76,6 +79,7 @@ class PodmanTarget:
         self.store = StateStore(self.state_dir)
         self.stop_grace_s = stop_grace_s
         self.drain_s = drain_s
+        self.network: Network = network
         self._instances: Instances | None = None
         self._running: dict[Key, _Running] = {}
         self._lock = threading.Lock()
@@ -87,7 +91,7 @@ class PodmanTarget:
         """The podman adapter, made on first use (``render`` needs no podman and writes nothing)."""
         if self._instances is None:
             env = self._explicit_env if self._explicit_env is not None else podman_environment(self._data_dir)
-            self._instances = Instances(PodmanCli(env), self.state_dir / "envfiles")
+            self._instances = Instances(PodmanCli(env), self.state_dir / "envfiles", self.network)
         return self._instances
 
     def _rollout(self, out: OutputSink, cancel: threading.Event | None = None) -> Rollout:
@@ -103,6 +107,11 @@ class PodmanTarget:
     def _prepare(self, spec: DeploySpec, manifests: Mapping[str, Any]) -> Template:
         """The manifests parsed and checked against ``spec``; their volumes created."""
         template = Template.parse(manifests)
+        if self.network == "slirp4netns" and template.ports:
+            conf = self.instances.cli.env.get("CONTAINERS_CONF")
+            problem = slirp_socket_problem(Path(conf) if conf else None)
+            if problem:
+                raise PermanentError(problem)
         ours = (spec.tenant, spec.app, spec.environment, spec.revision)
         theirs = (template.tenant, template.app, template.environment, template.revision)
         if ours != theirs:

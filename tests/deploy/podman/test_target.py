@@ -1,5 +1,7 @@
 """Tests of shera/deploy/podman/target.py with real podman: rolling, failed rollout, rollback, scale.
 
+Each test runs with slirp4netns port forwarding and, where the app allows it, with host networking too
+(the ``network`` fixture in ``conftest.py``).
 An "app" is busybox httpd serving ``/index.html`` (its version) and ``/healthz`` (absent in the broken
 ``v3``), checked over http. ``RequestLoop`` plays the client: it reads the recorded endpoints before every
 request (as an exposure layer would) and round-robins over them.
@@ -7,12 +9,9 @@ request (as an exposure layer would) and round-robins over them.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,45 +23,8 @@ from tests.support.podman import PodmanTestEnv
 
 pytestmark = pytest.mark.podman
 
-APP_IMAGE = "localhost/shera-test/webapp:{version}"
 HEALTH = HealthCheck("http", port=8080, path="/healthz", timeout_s=1.0, interval_s=0.5)
-
-
-@pytest.fixture(scope="module")
-def app_images(podman_env: PodmanTestEnv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """``v1``, ``v2`` (healthy) and ``v3`` (no /healthz) images of the busybox httpd app."""
-    images = {}
-    for version in ("v1", "v2", "v3"):
-        context = tmp_path_factory.mktemp(f"app-{version}")
-        (context / "www").mkdir()
-        (context / "www" / "index.html").write_text(f"{version}\n")
-        if version != "v3":
-            (context / "www" / "healthz").write_text("ok\n")
-        (context / "Containerfile").write_text(
-            f'FROM {podman_env.busybox}\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
-        )
-        tag = APP_IMAGE.format(version=version)
-        subprocess.run(
-            ["buildah", "bud", "--isolation", "chroot", "--quiet", "-t", tag, str(context)],
-            env=dict(podman_env.env),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        images[version] = tag
-    return images
-
-
-@pytest.fixture
-def target(podman_env: PodmanTestEnv, tmp_path: Path) -> Iterator[PodmanTarget]:
-    """A target on the test store; afterwards every app of tenant ``t`` is deleted and no container is left."""
-    made = PodmanTarget(env=podman_env.env, state_dir=tmp_path / "state", stop_grace_s=2, drain_s=0.3)
-    yield made
-    for app in ("web", "shared"):
-        made.delete("t", app, "prod", volumes=True)
-    left = podman_env.podman("ps", "--all", "--quiet", "--filter", "label=io.shera.tenant=t").stdout
-    assert left.strip() == ""
-    assert not list((tmp_path / "state" / "envfiles").glob("*"))
+SLIRP_ONLY = pytest.mark.parametrize("network", ["slirp4netns"])
 
 
 def spec(revision: int, image: str, **changes: object) -> DeploySpec:
@@ -93,15 +55,18 @@ def live_ok(status: RolloutStatus) -> bool:
     return True
 
 
-def get(endpoint: Endpoint) -> str:
+def get(endpoint: Endpoint, client: httpx.Client | None = None) -> str:
+    """The body of ``/`` on ``endpoint`` (a new connection each time: no keep-alive to a retired instance)."""
     url = f"http://{endpoint.host}:{endpoint.port}/"
-    with httpx.Client(trust_env=False, timeout=2.0) as client:
-        return client.get(url, headers={"Connection": "close"}).raise_for_status().text.strip()
+    if client is None:
+        with httpx.Client(trust_env=False, timeout=2.0) as own:
+            return get(endpoint, own)
+    return client.get(url, headers={"Connection": "close"}).raise_for_status().text.strip()
 
 
 @dataclass
 class RequestLoop:
-    """Requests the app's recorded endpoints round-robin, ~50 per second, until stopped."""
+    """Requests the app's recorded endpoints round-robin, ~50 per second or more, until stopped."""
 
     target: PodmanTarget
     app: str = "web"
@@ -123,8 +88,12 @@ class RequestLoop:
         self.elapsed = time.monotonic() - self.started
 
     def _run(self) -> None:
+        with httpx.Client(trust_env=False, timeout=2.0) as client:
+            self._loop(client)
+
+    def _loop(self, client: httpx.Client) -> None:
         turn = 0
-        while not self.stop_event.wait(0.02):
+        while not self.stop_event.wait(0.01):
             endpoints = self.target.endpoints("t", self.app, "prod")
             if not endpoints:
                 self.failures.append("no endpoint")
@@ -132,7 +101,7 @@ class RequestLoop:
             endpoint = endpoints[turn % len(endpoints)]
             turn += 1
             try:
-                self.answers.append((time.monotonic(), get(endpoint)))
+                self.answers.append((time.monotonic(), get(endpoint, client)))
             except httpx.HTTPError as exc:
                 self.failures.append(f"{endpoint.instance}: {exc!r}")
 
@@ -144,12 +113,13 @@ class RequestLoop:
         return (len(self.answers) + len(self.failures)) / self.elapsed
 
 
+@SLIRP_ONLY
 def test_target_satisfies_the_protocol(target: PodmanTarget) -> None:
     assert isinstance(target, DeployTarget)
 
 
 def test_rolling_update_failed_rollout_and_rollback_never_drop_a_request(
-    target: PodmanTarget, app_images: dict[str, str], podman_env: PodmanTestEnv
+    target: PodmanTarget, app_images: dict[str, str], store: PodmanTestEnv
 ) -> None:
     v1, v2 = spec(1, app_images["v1"]), spec(2, app_images["v2"])
     v3 = spec(3, app_images["v3"], deadline_s=3.0)
@@ -179,7 +149,7 @@ def test_rolling_update_failed_rollout_and_rollback_never_drop_a_request(
     assert {body for _t, body in loop.answers} == {"v1", "v2"}
     first_v1 = loop.first("v1", after=began)
     assert first_v1 is not None and first_v1 - began <= 2.0
-    names = podman_env.podman("ps", "--all", "--format", "{{.Names}}", "--filter", "label=io.shera.tenant=t")
+    names = store.podman("ps", "--all", "--format", "{{.Names}}", "--filter", "label=io.shera.tenant=t")
     assert sorted(names.stdout.split()) == ["shera-t-web-prod-r1-1", "shera-t-web-prod-r1-2"]
     print(
         f"\nrolling v1->v2 (2 replicas) {rolling_s:.2f} s; failing v3 {failing_s:.2f} s; "
@@ -189,16 +159,23 @@ def test_rolling_update_failed_rollout_and_rollback_never_drop_a_request(
 
 
 def test_scale_live_and_delete(
-    target: PodmanTarget, app_images: dict[str, str], podman_env: PodmanTestEnv
+    target: PodmanTarget, app_images: dict[str, str], store: PodmanTestEnv
 ) -> None:
     release = spec(1, app_images["v1"], replicas=1, secret_env={"TOKEN": "s3cret"})
     manifests = target.render(release)
     assert live_ok(deploy(target, release))
     assert "s3cret" not in (target.state_dir / "t" / "web" / "prod.json").read_text()
 
+    # Applying the same release again changes nothing; another process sees the same endpoints and status
+    before = target.endpoints("t", "web", "prod")
+    assert live_ok(deploy(target, release)) and target.endpoints("t", "web", "prod") == before
+    elsewhere = PodmanTarget(env=store.env, state_dir=target.state_dir)
+    assert elsewhere.endpoints("t", "web", "prod") == before
+    assert live_ok(elsewhere.wait(release, out=lambda _c: None))
+
     up = target.scale("t", "web", "prod", 3)
     assert up.state == "available" and len(target.endpoints("t", "web", "prod")) == 3
-    newest = podman_env.podman("exec", "shera-t-web-prod-r1-3", "printenv", "TOKEN").stdout
+    newest = store.podman("exec", "shera-t-web-prod-r1-3", "sh", "-c", "echo $TOKEN").stdout
     assert newest.strip() == "s3cret"
 
     down = target.scale("t", "web", "prod", 1)
@@ -216,21 +193,23 @@ def test_scale_live_and_delete(
     assert target.endpoints("t", "web", "prod") == ()
 
 
+@SLIRP_ONLY
 def test_shared_volume_is_mounted_by_every_replica(
-    target: PodmanTarget, app_images: dict[str, str], podman_env: PodmanTestEnv
+    target: PodmanTarget, app_images: dict[str, str], store: PodmanTestEnv
 ) -> None:
     release = spec(1, app_images["v1"], app="shared", volumes=(Volume("data", "/data", shared=True),))
     assert live_ok(deploy(target, release))
 
-    podman_env.podman("exec", "shera-t-shared-prod-r1-1", "sh", "-c", "echo from-one > /data/note")
-    read = podman_env.podman("exec", "shera-t-shared-prod-r1-2", "cat", "/data/note")
+    store.podman("exec", "shera-t-shared-prod-r1-1", "sh", "-c", "echo from-one > /data/note")
+    read = store.podman("exec", "shera-t-shared-prod-r1-2", "cat", "/data/note")
 
     assert read.stdout.strip() == "from-one"
     target.delete("t", "shared", "prod", volumes=True)
-    volumes = podman_env.podman("volume", "ls", "--quiet").stdout.split()
+    volumes = store.podman("volume", "ls", "--quiet").stdout.split()
     assert "shera-t-shared-prod-data" not in volumes
 
 
+@SLIRP_ONLY
 def test_recreate_strategy_replaces_all_instances(target: PodmanTarget, app_images: dict[str, str]) -> None:
     recreate = Strategy("recreate")
     assert live_ok(deploy(target, spec(1, app_images["v1"], strategy=recreate)))
@@ -241,6 +220,7 @@ def test_recreate_strategy_replaces_all_instances(target: PodmanTarget, app_imag
     assert {get(e) for e in target.endpoints("t", "web", "prod")} == {"v2"}
 
 
+@SLIRP_ONLY
 def test_missing_image_is_a_failed_rollout_naming_podmans_reason(target: PodmanTarget) -> None:
     out: list[bytes] = []
     status = deploy(target, spec(1, "localhost/shera-test/no-such-app:1", replicas=1), out)
@@ -250,6 +230,7 @@ def test_missing_image_is_a_failed_rollout_naming_podmans_reason(target: PodmanT
     assert target.endpoints("t", "web", "prod") == ()
 
 
+@SLIRP_ONLY
 def test_apply_double_checks_unshared_volumes(target: PodmanTarget) -> None:
     single = spec(1, "localhost/x:1", replicas=1, volumes=(Volume("db", "/db"),))
     manifests = {**target.render(single), "replicas": 2}

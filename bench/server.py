@@ -1,0 +1,163 @@
+"""Benchmarks: the server figures of ``make bench`` (issue 3) — webhooks, push-to-run latency, burst, memory.
+
+Two ``shera up`` instances on temp data dirs (SQLite, private Redis), each stopped by pid when done:
+
+1. Webhook accept: 2,000 signed GitHub pushes (distinct delivery ids and commits, so each creates a run) from
+   ``bench.loadgen`` (a separate process, 16 keep-alive connections) against ``shera up``, and the same
+   generator against the floor (``bench.floor``: a bare ASGI app doing HMAC verify, JSON parse and one SQLite
+   INSERT under the same uvicorn settings). The project's pipeline is skipped cheaply (``when: branch:
+   never-matches``) and ``cancel_superseded`` is off, so all 2,000 runs stay queued and the worker executes
+   (checks out, plans, skips) them while the webhooks arrive, as it would in production. Resident memory of
+   the ``shera up`` tree is read idle and right after the 2,000 webhooks (``bench.upproc.tree_rss``).
+2. Push-to-run latency, a 100-branch burst and a 1 GB-output step on a second, quiet instance
+   (``bench.pushes``).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.gitrepo import Commit, make_bare, push_payload, signed
+from bench.loadgen import write_requests
+from bench.pushes import bench_pushes
+from bench.stats import MB, percentile, show
+from bench.upproc import Up, list_all_runs, make_project, start_up
+
+WEBHOOKS = 2000
+CONCURRENCY = 16
+SKIPPED = """when:
+  branch: never-matches
+steps:
+  - name: never
+    image: busybox
+    commands: [echo never]
+"""
+
+Result = tuple[float, bool]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def load(requests_file: Path, url: str, warm: str) -> dict[str, Any]:
+    """Run the load generator (its own process) and return its result."""
+    argv = [sys.executable, "-m", "bench.loadgen", str(requests_file), url]
+    done = subprocess.run(
+        [*argv, "--concurrency", str(CONCURRENCY), "--warm", warm],
+        capture_output=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def summary(result: dict[str, Any], accepted_status: str) -> tuple[float, float, float, int]:
+    """(accepted/s, p50 ms, p99 ms, accepted count) of a load generator result."""
+    latencies = [value * 1000 for value in result["latencies"]]
+    accepted = int(result["statuses"].get(accepted_status, 0))
+    return accepted / result["elapsed"], percentile(latencies, 50), percentile(latencies, 99), accepted
+
+
+def run_floor(root: Path, commits: list[Commit], url: str) -> tuple[float, float, float, int]:
+    """The same webhooks against the floor app; its figures."""
+    secret = "floor-secret"  # noqa: S105 (a throwaway HMAC key of the benchmark)
+    requests = [signed(push_payload(url, c), secret, f"floor-{i}") for i, c in enumerate(commits)]
+    write_requests(root / "floor.jsonl", requests)
+    port = _free_port()
+    argv = [sys.executable, "-m", "bench.floor", "--port", str(port), "--db", str(root / "floor.db")]
+    with (root / "floor.log").open("wb") as log:
+        process = subprocess.Popen(
+            [*argv, "--secret", secret], stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1]
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not _port_answers(port) and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        return summary(load(root / "floor.jsonl", f"{base}/hooks/github/floor", f"{base}/healthz"), "202")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _runs_by_status(up: Up, token: str, project_id: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for run in list_all_runs(up, token, project_id):
+        counts[run["status"]] = counts.get(run["status"], 0) + 1
+    return counts
+
+
+def bench_webhooks(root: Path) -> list[Result]:
+    repo = make_bare(root / "app.git")
+    commits = repo.commits(["main"] * WEBHOOKS, {".shera.yml": SKIPPED})
+    up = start_up(root)
+    try:
+        time.sleep(2)  # let startup settle (migrations, imports of the worker)
+        idle = up.rss()
+        token, project = make_project(up, "hooks", repo.url, cancel_superseded=False)
+        secret = project["webhook_secret"]
+        requests = [signed(push_payload(repo.url, c), secret, f"bench-{i}") for i, c in enumerate(commits)]
+        write_requests(root / "hooks.jsonl", requests)
+        result = load(root / "hooks.jsonl", project["hook_url"], f"{up.url}/healthz")
+        after = up.rss()
+        states = _runs_by_status(up, token, project["id"])
+    finally:
+        up.stop()
+    rate, p50, p99, accepted = summary(result, "202")
+    f_rate, f_p50, f_p99, _ = run_floor(root, commits, repo.url)
+    print(
+        f"webhooks: {WEBHOOKS} signed GitHub pushes, {CONCURRENCY} connections, {accepted} accepted (202), "
+        f"statuses {result['statuses']}; pipeline skipped by `when: branch: never-matches`"
+    )
+    print(f"  runs right after the load: {states}")
+    results = [
+        (
+            rate,
+            show(
+                "accepted/s", f"{rate:.0f}", ">= 500", rate >= 500 and accepted == WEBHOOKS, f"{f_rate:.0f}"
+            ),
+        ),
+        (p50, show("accept latency p50", f"{p50:.1f} ms", "none", True, f"{f_p50:.1f} ms")),
+        (p99, show("accept latency p99", f"{p99:.1f} ms", "<= 50 ms", p99 <= 50, f"{f_p99:.1f} ms")),
+    ]
+    for label, rss in (("idle", idle), (f"after {WEBHOOKS} webhooks", after)):
+        total = sum(rss.values()) / MB
+        parts = ", ".join(f"{name} {value / MB:.0f}" for name, value in rss.items() if value)
+        figure = f"{total:.0f} MB ({parts})"
+        results.append((total, show(f"resident memory {label}", figure, "<= 250 MB", total <= 250)))
+    return results
+
+
+def bench_server() -> list[Result]:
+    """Every server figure; each printed beside its target (and the floor's, where there is one)."""
+    print("\nserver (shera up: SQLite, private Redis, local executor):")
+    with tempfile.TemporaryDirectory(prefix="shera-bench-") as tmp:
+        root = Path(tmp)
+        (root / "hooks").mkdir()
+        (root / "runs").mkdir()
+        results = bench_webhooks(root / "hooks")
+        results += bench_pushes(root / "runs")
+    return results
