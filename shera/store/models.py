@@ -288,3 +288,37 @@ class Release(Base):
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Exposure(Base):
+    """An app exposed through the balancer: host and path in a zone, towards the app's instances."""
+
+    __tablename__ = "exposures"
+    __table_args__ = (UniqueConstraint("zone", "host", "path"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    app: Mapped[str] = mapped_column(String(63))
+    environment: Mapped[str] = mapped_column(String(63))
+    zone: Mapped[str] = mapped_column(String(20), default="public")
+    host: Mapped[str] = mapped_column(String(253))
+    path: Mapped[str] = mapped_column(String(255), default="/")
+    port: Mapped[int | None] = mapped_column(Integer, default=None)
+    tls_cert: Mapped[str | None] = mapped_column(String(1024), default=None)
+    tls_key: Mapped[str | None] = mapped_column(String(1024), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BalancerState(Base):
+    """Per zone and balancer kind: the config version serving now and how the last reload went."""
+
+    __tablename__ = "balancer_states"
+
+    zone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    version: Mapped[str | None] = mapped_column(String(64), default=None)
+    config: Mapped[str | None] = mapped_column(Text, default=None)
+    last_result: Mapped[str | None] = mapped_column(Text, default=None)
+    last_reload_at: Mapped[datetime | None] = mapped_column(default=None)
+    upstreams: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
