@@ -1,1 +1,1 @@
-"""Platform plugins that appear as pipeline steps: exposure (nginx/haproxy), later debug mode and Ceph volumes."""
+"""Platform plugins that appear as pipeline steps: exposure (nginx/haproxy); later debug and Ceph volumes."""
