@@ -77,7 +77,8 @@ def timed_push(
     commit: Commit,
     delivery: str,
 ) -> dict[str, float]:
-    """Milliseconds from just before the webhook is sent to: clone and first step started, run finished."""
+    """Milliseconds from just before the webhook is sent to: the run taken by a worker, She-Ra's ``setup``
+    step (checkout, load, plan), the ``clone`` step and the first step started, and the run finished."""
     sent = time.time()
     run = wait_run(api, send(hook, project, repo, commit, delivery))
     steps = {step["name"]: step for step in run["steps"]}
@@ -86,6 +87,8 @@ def timed_push(
         return (epoch(stamp) - sent) * 1000
 
     return {
+        "leased": since(run["started_at"]),
+        "setup": since(steps.get("setup", {}).get("started_at")),
         "clone": since(steps.get("clone", {}).get("started_at")),
         "first": since(steps.get("one", {}).get("started_at")),
         "finished": since(run["finished_at"]) if run["status"] == "success" else math.nan,
@@ -101,10 +104,12 @@ def latencies(up: Up, token: str, project: dict[str, Any], repo: BareRepo) -> li
         for i in range(FETCH_PUSHES):
             [commit] = repo.commits(["main"], {".shera.yml": PIPELINE, "n": str(i)})
             fetched.append(timed_push(hook, api, project, repo, commit, f"fetch-{i}"))
-    p50 = {key: percentile([row[key] for row in known], 50) for key in ("clone", "first", "finished")}
-    f50 = {key: percentile([row[key] for row in fetched], 50) for key in ("clone", "first", "finished")}
+    keys = ("leased", "setup", "clone", "first", "finished")
+    p50 = {key: percentile([row[key] for row in known], 50) for key in keys}
+    f50 = {key: percentile([row[key] for row in fetched], 50) for key in keys}
     print(
-        f"push -> run, {PUSHES} pushes, warm worker, commit already in the mirror (p50): clone step running "
+        f"push -> run, {PUSHES} pushes, warm worker, commit already in the mirror (p50 from the send): "
+        f"taken by the worker {p50['leased']:.0f} ms, setup step {p50['setup']:.0f} ms, clone step "
         f"{p50['clone']:.0f} ms, first step running {p50['first']:.0f} ms, 3-step run finished "
         f"{p50['finished']:.0f} ms"
     )

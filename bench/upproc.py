@@ -73,19 +73,12 @@ def cmdline(pid: int) -> str:
 
 def tree_rss(pid: int) -> dict[str, int]:
     """RSS by process of the tree under ``pid``, keyed ``api`` (``pid`` itself), ``worker``, ``redis``,
-    ``other`` (steps and git commands running at that moment)."""
-    rss = {"api": 0, "worker": 0, "redis": 0, "other": 0}
+    ``registry`` (the private image registry), ``other`` (steps and git commands running at that moment)."""
+    rss = {"api": 0, "worker": 0, "redis": 0, "registry": 0, "other": 0}
+    roles = (("shera worker", "worker"), ("redis-server", "redis"), ("docker-registry", "registry"))
     for proc in descendants(pid):
         line = cmdline(proc)
-        role = (
-            "api"
-            if proc == pid
-            else "worker"
-            if "shera worker" in line
-            else "redis"
-            if "redis-server" in line
-            else "other"
-        )
+        role = "api" if proc == pid else next((r for key, r in roles if key in line), "other")
         rss[role] += rss_bytes(proc)
     return rss
 

@@ -19,7 +19,19 @@ from fastapi.responses import JSONResponse
 
 from shera.api.auth import Authenticator, bootstrap
 from shera.api.metrics import Metrics, MetricsMiddleware
-from shera.api.routes import apps, health, hooks, images, logs, projects, runs, secrets, templates, tenants
+from shera.api.routes import (
+    apps,
+    exposures,
+    health,
+    hooks,
+    images,
+    logs,
+    projects,
+    runs,
+    secrets,
+    templates,
+    tenants,
+)
 from shera.errors import PermanentError, TemporaryError
 from shera.forges.base import FORGES, load_forges
 from shera.gitops.mirror import Mirrors
@@ -91,6 +103,7 @@ def create_app(
         images.router,
         templates.router,
         apps.router,
+        exposures.router,
     ):
         app.include_router(router)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -111,6 +111,7 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt =
     public_url = _default_public_url(host, port)
     settings = _settings(data_dir, public_url=public_url)
     children: list[Child] = []
+    exposure: _Exposure | None = None
     with _orderly_stop():
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -132,6 +133,7 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt =
                 insecure_registries=overrides.get("SHERA_INSECURE_REGISTRIES"),
             )
             _migrate(settings)
+            exposure = _start_exposure(settings, overrides)
             worker_child = Child(
                 "shera worker",
                 [sys.executable, "-m", "shera", "worker"],
@@ -148,6 +150,7 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt =
         finally:
             for child in reversed(children):
                 child.stop()
+            _stop_exposure(exposure)
 
 
 def _start_registry(settings: Settings, children: list[Child]) -> dict[str, str]:
@@ -229,3 +232,31 @@ def _announce(server: object, host: str) -> None:
     if port and port_answers(host, port):
         typer.echo(f"She-Ra is up at http://{host}:{port}", err=False)
         sys.stdout.flush()
+
+
+# -- exposure (issue 6): the private nginx of the public zone and its controller, in the `shera up` process --
+
+_Exposure = tuple[Any, Any]
+"""(``contrib.exposure.embedded.Embedded``, its ``Database``), imported lazily (no nginx code otherwise)."""
+
+
+def _start_exposure(settings: Settings, overrides: dict[str, str]) -> _Exposure | None:
+    """Start the embedded balancer and controller; the worker child learns its address through
+    ``SHERA_EXPOSE_LISTEN`` (its ``uses: expose`` steps print URLs on it). Without nginx: said, skipped."""
+    from shera.cli.expose_cmd import start_embedded
+
+    try:
+        embedded, db = start_embedded(settings)
+    except SheraError as exc:
+        typer.echo(f"shera: no private balancer: {exc}", err=True)
+        return None
+    overrides["SHERA_EXPOSE_LISTEN"] = embedded.addresses["public"]
+    typer.echo(f"Exposed apps at {embedded.url()}")
+    return embedded, db
+
+
+def _stop_exposure(exposure: _Exposure | None) -> None:
+    if exposure is not None:
+        embedded, db = exposure
+        embedded.close(stop_balancers=True)
+        db.dispose()

@@ -9,6 +9,8 @@ SHA = "c" * 40
 # Routes authenticated by something other than a tenant token, with the reason.
 NOT_TENANT_SCOPED = {
     "/hooks/{forge}/{project_id}": "authenticated by the project's webhook signature, tested in test_hooks",
+    "/api/v1/templates/{name}": "the template catalog is the same for every tenant, tested in test_templates",
+    "/api/v1/balancer/{zone}/config": "platform admins only (all tenants' sites), tested in test_exposures",
 }
 
 BODIES: dict[str, dict[str, Any]] = {
