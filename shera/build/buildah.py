@@ -15,6 +15,7 @@ mounts them for ``RUN --mount=type=secret`` only, so they reach neither a layer 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -201,6 +202,42 @@ class Buildah:
         except OSError as exc:
             raise BuildFailed(f"buildah build wrote no image id: {exc}") from exc
         return BuiltImage(image_id=image_id, tags=tuple(tags))
+
+    def import_rootfs(
+        self,
+        rootfs: Path,
+        tag: str,
+        *,
+        cmd: Sequence[str] = (),
+        labels: Mapping[str, str] | None = None,
+        out: OutputSink,
+    ) -> str:
+        """A base image from a root file system tarball (what ``debootstrap``/``mmdebstrap`` make): the image
+        id of ``tag``. For platforms that cannot pull base images from a public registry."""
+        if not rootfs.is_file():
+            raise BuildFailed(f"root file system {rootfs} is not a file")
+        writer = _Writer(out)
+        if self._run(["from", "--name", f"shera-import-{os.getpid()}", "scratch"], writer, None, None) != 0:
+            raise BuildFailed(f"buildah from scratch failed: {_last_error(writer.tail)}")
+        container = f"shera-import-{os.getpid()}"
+        try:
+            steps: list[list[str]] = [["add", container, str(rootfs), "/"]]
+            config = ["config"]
+            if cmd:
+                config += ["--cmd", json.dumps(list(cmd))]
+            for key, value in sorted((labels or {}).items()):
+                config += ["--label", f"{key}={value}"]
+            if len(config) > 1:
+                steps.append([*config, container])
+            steps.append(["commit", "--rm", container, tag])
+            for args in steps:
+                writer = _Writer(out)
+                if self._run(args, writer, None, None) != 0:
+                    raise BuildFailed(f"buildah {args[0]} failed: {_last_error(writer.tail)}")
+        finally:
+            cleanup = _Writer(lambda _chunk: None)
+            self._run(["rm", container], cleanup, None, None)
+        return tag
 
     def push(
         self,

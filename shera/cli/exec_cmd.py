@@ -30,7 +30,7 @@ from shera.model.plan import Plan, StepPlan, WorkflowPlan
 from shera.model.status import Status
 from shera.pipeline.loader import load_path
 from shera.pipeline.planner import build_plan
-from shera.pipeline.variables import ci_variables
+from shera.pipeline.variables import ci_variables, platform_variables
 from shera.plugins import EXECUTORS, Registry
 from shera.runtime.console import ConsoleReporter
 from shera.runtime.engine import run_plan
@@ -230,7 +230,8 @@ def exec_command(
                 f"warning: secret {name!r} is shorter than {MIN_SECRET_LENGTH} characters and is not masked"
             )
     try:
-        plan = load(path, ev, overrides, err)
+        platform = platform_variables(registry=settings.registry)
+        plan = load(path, ev, {**platform, **overrides}, err)
         source = source_of(path)
         result = execute(
             plan,
@@ -238,7 +239,7 @@ def exec_command(
             source=source,
             executor=cls,
             secrets=secrets,
-            env=overrides,
+            env={**platform, **overrides},
             timeout=timeout,
             runners=runners,
             data_dir=settings.data_dir,

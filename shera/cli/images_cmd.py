@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shera.cli import images_import
 from shera.cli.client import Client, ClientError, resolve_target
 from shera.errors import SheraError
 
@@ -30,6 +31,7 @@ images_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
+    images_import.register(images_app)
     app.add_typer(images_app, name="images")
 
 

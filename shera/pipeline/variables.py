@@ -118,3 +118,9 @@ def ci_variables(
         out.setdefault(key, value)
     out.update(matrix or {})
     return out
+
+
+def platform_variables(*, registry: str | None) -> dict[str, str]:
+    """Variables the platform adds to every run, as GitLab CI users know them: ``CI_REGISTRY`` is the registry
+    images are pushed to (``SHERA_REGISTRY``), e.g. for ``BASE_IMAGE: ${CI_REGISTRY}/library/python:3.12``."""
+    return {"CI_REGISTRY": registry} if registry else {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from shera.model.event import Event
 from shera.model.plan import Plan, StepPlan, WorkflowPlan
 from shera.model.records import ProjectRecord, RunRecord
 from shera.model.status import Status
-from shera.pipeline.variables import ci_variables
+from shera.pipeline.variables import ci_variables, platform_variables
 from shera.plugins import Registry
 from shera.runs.gate import ApprovalGate, Approvals, gate_approvals
 from shera.runs.lease import Lease
@@ -157,7 +157,7 @@ def _run(
             work_dir=workspace / "work",
             reporter=reporter,
             cancel=cancel,
-            variables=_variables(prepared.event),
+            variables=_variables(prepared.event, platform_variables(registry=ctx.settings.registry)),
             runners=_runners(ctx, project),
             data_dir=ctx.settings.data_dir,
             project=project.id,
@@ -227,6 +227,7 @@ def _setup(
             registry=ctx.registry,
             default_executor=ctx.settings.default_executor,
             say=say,
+            variables=platform_variables(registry=ctx.settings.registry),
         )
     except SetupFailed as exc:
         end = StepOutcome(SETUP[1], Status.FAILURE, 1, started_at=started, finished_at=datetime.now(UTC))
@@ -254,11 +255,16 @@ def _secrets(db: Database, project: ProjectRecord, event: str) -> dict[str, str]
     return {secret.name: secret.value for secret in secrets_for(db, project.id, event)}
 
 
-def _variables(event: Event) -> Callable[[WorkflowPlan, StepPlan, str], dict[str, str]]:
+def _variables(
+    event: Event, platform: Mapping[str, str]
+) -> Callable[[WorkflowPlan, StepPlan, str], dict[str, str]]:
     def provide(workflow: WorkflowPlan, step: StepPlan, workspace: str) -> dict[str, str]:
-        return ci_variables(
-            event, workflow=workflow.name, matrix=workflow.matrix, step=step.name, workspace=workspace
-        )
+        return {
+            **platform,
+            **ci_variables(
+                event, workflow=workflow.name, matrix=workflow.matrix, step=step.name, workspace=workspace
+            ),
+        }
 
     return provide
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -72,6 +72,7 @@ def prepare(
     registry: Registry,
     default_executor: str,
     say: SetupLog,
+    variables: Mapping[str, str] | None = None,
 ) -> Prepared:
     """Executor, checkout of ``run.sha`` into ``workspace/src``, and the plan for the run's event."""
     executor = executor_for(project, default_executor, registry, say)
@@ -93,7 +94,7 @@ def prepare(
         raise SetupFailed("pipeline_invalid")
     event = dataclasses.replace(event_from_data(run.event_data), number=run.number)
     try:
-        plan = build_plan(spec, event)
+        plan = build_plan(spec, event, env=variables)
     except PipelineError as exc:
         shown = {str(problem) for problem in spec.problems}
         for problem in exc.problems:
