@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: setup ## ruff (lint + format check)
-	$(BIN)/ruff check shera tests bench
-	$(BIN)/ruff format --check shera tests bench
+	$(BIN)/ruff check shera tests bench scripts
+	$(BIN)/ruff format --check shera tests bench scripts
 
 typecheck: setup ## mypy --strict on shera/
 	$(BIN)/mypy

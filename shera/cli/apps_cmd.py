@@ -149,7 +149,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
-    Console(width=200).print(table)
+    Console(width=160).print(table)
 
 
 def _urls(row: dict[str, Any]) -> str:
@@ -191,6 +191,12 @@ def register(app: typer.Typer, *, opener: LocalOpener = open_local) -> None:
         if fmt == "json":
             typer.echo(json.dumps(rows, indent=2))
             return
+        for row in rows:  # the text table shows short forms; --format json has the full values
+            row["image"] = str(row.get("image") or "").rsplit("/", 1)[-1]
+            row["digest"] = str(row.get("digest") or "")[:19]
+            row["sha"] = str(row.get("sha") or "")[:8]
+            row["commit"] = str(row.get("commit") or "")[:8]
+            row["reason"] = str(row.get("reason") or "")[:60]
         columns = ["revision", "status", "image", "digest", "sha", "commit", "rollback_of", "reason"]
         _table(rows, columns, f"{name} in {env}")
 

@@ -189,8 +189,12 @@ def podman_environment(data_dir: Path | None = None, base: Mapping[str, str] | N
     """The environment for podman calls: ``base`` (default ``os.environ``) with She-Ra's private config.
 
     The configuration lives in ``<data_dir>/podman``; ``data_dir`` defaults to ``default_data_dir()``, read
-    from She-Ra's own environment (not from ``base``).
+    from She-Ra's own environment (not from ``base``), and so does ``SHERA_INSECURE_REGISTRIES`` (the
+    registries reached over plain HTTP, e.g. the private registry of ``shera up``).
     """
     base = dict(os.environ if base is None else base)
-    paths = write_config((data_dir or default_data_dir()) / "podman")
+    insecure = [
+        part.strip() for part in os.environ.get("SHERA_INSECURE_REGISTRIES", "").split(",") if part.strip()
+    ]
+    paths = write_config((data_dir or default_data_dir()) / "podman", insecure=sorted(insecure))
     return {**base, **paths.env}
