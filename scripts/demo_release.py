@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".tmp" / "demo"
+WORK = Path(os.environ.get("SHERA_DEMO_WORK") or ROOT / ".tmp" / "demo")
 DATA = WORK / "data"
 TOKEN = "shera_demo_bootstrap_" + os.urandom(6).hex()
 APP, ENV = "hello-web", "production"
