@@ -1,10 +1,9 @@
 """Store: releases — revisions per (tenant, app, environment), status changes, quarantine, what runs where,
-tenant scoping, and history queries over 1,000 releases within the 50 ms target."""
+tenant scoping, and history queries over 1,000 releases."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,21 +129,17 @@ def test_ensure_tenant_is_idempotent(db: Database) -> None:
     assert releases.create_release(db, new("local")).revision == 1
 
 
-def test_history_of_1000_releases_is_fast(db: Database, tenant: str) -> None:
-    # Given 1,000 releases of one app beside another app's
+def test_history_of_1000_releases_is_newest_first(db: Database, tenant: str) -> None:
+    # Given 1,000 releases of one app beside another app's (the 50 ms target is measured by `make bench`)
     for app, count in (("web", 1000), ("api", 200)):
         for _ in range(count):
             releases.create_release(db, new(tenant, app=app))
 
-    # When the history and the live lookups run (best of 5, warm)
-    timings = []
-    for _ in range(5):
-        started = time.perf_counter()
-        page = releases.list_releases(db, tenant, "web", "production", limit=100)
-        releases.live_release(db, tenant, "web", "production")
-        releases.is_quarantined(db, tenant, "web", "production", "f" * 40)
-        timings.append(time.perf_counter() - started)
+    # When the history and the live lookups run
+    page = releases.list_releases(db, tenant, "web", "production", limit=100)
 
-    # Then they answer within the 50 ms target
+    # Then the page is that app's newest releases, newest first
     assert [r.revision for r in page[:3]] == [1000, 999, 998]
-    assert min(timings) < 0.050, timings
+    assert len(page) == 100 and {r.app for r in page} == {"web"}
+    assert releases.live_release(db, tenant, "web", "production") is None
+    assert not releases.is_quarantined(db, tenant, "web", "production", "f" * 40)
