@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.deploy import bench_history, bench_rollback
+from bench.exposure import bench_exposure
 from bench.images import bench_template_rebuild
 from bench.server import bench_server
 from shera.executors.base import WorkflowContext
@@ -85,6 +86,7 @@ def bench_lint_corpus() -> tuple[float, bool]:
 def main() -> int:
     results = [bench_local_overhead(), bench_lint_corpus(), bench_template_rebuild()]
     results += bench_server()
+    results += bench_exposure()
     results += [bench_history(), bench_rollback()]
     missed = [r for r in results if not r[1]]
     print(f"\n{len(results) - len(missed)} of {len(results)} targets met")

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     deploy_repo_username: str | None = Field(None, description="User for the remote deploy repository")
     deploy_repo_password: str | None = Field(None, description="Password or token for the deploy repository")
     sync_interval: float = Field(30.0, description="How often `sync: auto` apps are reconciled")
+    expose_domain: str = Field("localhost", description="Default exposed host: <app>.<tenant>.<domain>")
+    expose_listen: str | None = Field(None, description="IP:PORT of the embedded balancer (public zone)")
+    expose_kube_mode: str = Field("nodeport", description="kubernetes upstreams: nodeport (one hop) or pods")
 
     @property
     def insecure_registry_set(self) -> frozenset[str]:

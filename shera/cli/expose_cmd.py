@@ -110,7 +110,7 @@ def _server_sources(settings: Settings) -> dict[str, Any]:
     if settings.kubeconfig or settings.default_deploy_target == "kubernetes":
         from shera.contrib.exposure.kubesource import KubernetesSource
 
-        mode = str(getattr(settings, "expose_kube_mode", "nodeport"))
+        mode = settings.expose_kube_mode
         sources["kubernetes"] = KubernetesSource(
             kubeconfig=settings.kubeconfig,
             context=settings.kube_context,

@@ -8,6 +8,7 @@ from shera.cli import (
     apps_cmd,
     client_cmds,
     exec_cmd,
+    expose_cmd,
     images_cmd,
     init_cmd,
     lint_cmd,
@@ -34,6 +35,7 @@ webhook_cmd.register(app)
 images_cmd.register(app)
 init_cmd.register(app)
 apps_cmd.register(app)
+expose_cmd.register(app)
 
 
 def main() -> None:

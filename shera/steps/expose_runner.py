@@ -16,7 +16,6 @@ the balancer refused.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -53,11 +52,8 @@ Opener = Callable[[KindContext], Hub]
 
 
 def expose_settings(settings: Settings) -> tuple[str, str | None]:
-    """``(domain, public listen address)`` from the settings (``expose_domain``, ``expose_listen``) or the
-    ``SHERA_EXPOSE_DOMAIN`` / ``SHERA_EXPOSE_LISTEN`` variables."""
-    domain = getattr(settings, "expose_domain", None) or os.environ.get("SHERA_EXPOSE_DOMAIN") or "localhost"
-    listen = getattr(settings, "expose_listen", None) or os.environ.get("SHERA_EXPOSE_LISTEN") or None
-    return str(domain), listen
+    """``(domain, public listen address)``: ``SHERA_EXPOSE_DOMAIN`` and ``SHERA_EXPOSE_LISTEN``."""
+    return settings.expose_domain, settings.expose_listen
 
 
 def public_addresses(settings: Settings) -> dict[str, str]:
@@ -76,7 +72,15 @@ class HubOpener:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hubs: dict[tuple[str, bool], Hub] = {}
-        self._servers: dict[str, Database] = {}
+
+    def close(self) -> None:
+        """Stop the in-process controllers (their balancers keep serving) and release the databases."""
+        with self._lock:
+            hubs, self._hubs = list(self._hubs.values()), {}
+        for hub in hubs:
+            if hub.embedded is not None:
+                hub.embedded.close()
+            hub.service.db.dispose()
 
     def __call__(self, ctx: KindContext) -> Hub:
         if ctx.data_dir is None:

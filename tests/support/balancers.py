@@ -95,7 +95,7 @@ class NamedUpstream:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base signature
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
         class Server(ThreadingHTTPServer):
@@ -150,7 +150,9 @@ def fetch(
     ``ValueError`` when no complete response comes."""
     address, _, port = listen.rpartition(":")
     with contextlib.ExitStack() as stack:
-        sock = stack.enter_context(socket.create_connection((address.strip("[]"), int(port)), timeout=timeout))
+        sock = stack.enter_context(
+            socket.create_connection((address.strip("[]"), int(port)), timeout=timeout)
+        )
         if tls is not None:
             sock = stack.enter_context(tls.wrap_socket(sock, server_hostname=host))
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
@@ -176,9 +178,26 @@ def self_signed(directory: Path, host: str) -> tuple[Path, Path]:
     cert = directory / f"{host}.pem"
     key = directory / f"{host}.pem.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={host}",
-         "-addext", f"subjectAltName=DNS:{host}", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={host}",
+            "-addext",
+            f"subjectAltName=DNS:{host}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -256,9 +275,10 @@ class RequestLoop:
 
 
 @pytest.fixture
-def nginx_balancer(tmp_path: Path) -> Iterator[ManagedBalancer]:
+def nginx_balancer(tmp_path: Path) -> Iterator[NginxBalancer]:
     """A private nginx (public zone, no sites yet) on a free loopback port under ``tmp_path/nginx``."""
     balancer = start_balancer("nginx", tmp_path / "nginx")
+    assert isinstance(balancer, NginxBalancer)
     try:
         yield balancer
     finally:
@@ -266,9 +286,10 @@ def nginx_balancer(tmp_path: Path) -> Iterator[ManagedBalancer]:
 
 
 @pytest.fixture
-def haproxy_balancer(tmp_path: Path) -> Iterator[ManagedBalancer]:
+def haproxy_balancer(tmp_path: Path) -> Iterator[HaproxyBalancer]:
     """A private haproxy (public zone, no sites yet) on a free loopback port under ``tmp_path/haproxy``."""
     balancer = start_balancer("haproxy", tmp_path / "haproxy")
+    assert isinstance(balancer, HaproxyBalancer)
     try:
         yield balancer
     finally:

@@ -121,7 +121,8 @@ class Embedded:
         if self._started:
             self._started = False
             try:
-                self.controller.sync()
+                if all(b.pid() is not None for b in self.balancers.values()):  # not after `shera down`
+                    self.controller.sync()
             except SheraError as exc:
                 log.warning("last exposure pass failed: %s", exc)
             self.controller.stop()

@@ -1,6 +1,7 @@
 """Contrib layer (exposure): a private haproxy serving one zone, driven through ``ManagedBalancer``.
 
-haproxy runs in master-worker mode in the foreground: ``haproxy -W -f STATE/haproxy.cfg -p STATE/haproxy.pid``.
+haproxy runs in master-worker mode in the foreground:
+``haproxy -W -f STATE/haproxy.cfg -p STATE/haproxy.pid``.
 Candidates are checked with ``haproxy -c -f``; a reload is ``SIGUSR2`` to the master, which re-executes
 itself on the (already swapped) live file, starts a new worker on the same listening sockets and lets the
 old worker finish its connections (bounded by ``hard-stop-after``); stop is ``SIGUSR1`` (soft stop), by pid.
@@ -21,10 +22,12 @@ from shera.contrib.exposure.render import Rendered, render_haproxy
 
 
 class HaproxyBalancer(ManagedBalancer):
-    """haproxy for ``zone`` under ``state_dir``; ``listen`` is used until the first applied config says else."""
+    """haproxy for ``zone`` under ``state_dir``; ``listen`` serves until an applied config says else."""
 
     kind = "haproxy"
     config_name = "haproxy.cfg"
+    failure_marker = "Loading failure!"
+    failure_detail = "[ALERT]"
 
     def __init__(
         self,
@@ -43,7 +46,9 @@ class HaproxyBalancer(ManagedBalancer):
     def _binary(self) -> str:
         found = shutil.which(self.binary)
         if found is None:
-            raise BalancerUnavailable(f"haproxy is not installed ({self.binary} not found; apt-get install haproxy)")
+            raise BalancerUnavailable(
+                f"haproxy is not installed ({self.binary} not found; apt-get install haproxy)"
+            )
         return found
 
     def validate(self, path: Path) -> str | None:

@@ -34,7 +34,7 @@ def check_slug(field: str, value: object) -> str:
 
 
 def check_hostname(field: str, value: object) -> str:
-    """``value`` if it is an RFC 1123 host name in lower case (dot-separated slugs, at most 253 characters)."""
+    """``value`` if it is an RFC 1123 host name in lower case (dot-separated slugs, <= 253 characters)."""
     if not isinstance(value, str) or len(value) > 253 or not all(SLUG.match(p) for p in value.split(".")):
         raise InvalidExposure(
             f"{field}: {value!r} is not a valid host name: dot-separated labels of lowercase letters, "

@@ -17,15 +17,18 @@ from pathlib import Path
 
 from shera.contrib.exposure.errors import BalancerUnavailable
 from shera.contrib.exposure.model import ZoneConfig
+from shera.contrib.exposure.probe import pid_alive
 from shera.contrib.exposure.process import ManagedBalancer
 from shera.contrib.exposure.render import Rendered, render_nginx
 
 
 class NginxBalancer(ManagedBalancer):
-    """nginx for ``zone`` under ``state_dir``; ``listen`` is used until the first applied config says else."""
+    """nginx for ``zone`` under ``state_dir``; ``listen`` serves until an applied config says else."""
 
     kind = "nginx"
     config_name = "nginx.conf"
+    failure_marker = "[emerg]"
+    failure_detail = "[emerg]"
 
     def __init__(
         self,
@@ -40,6 +43,7 @@ class NginxBalancer(ManagedBalancer):
         super().__init__(state_dir, zone=zone, listen=listen, binary=binary, verify_timeout=verify_timeout)
         self.worker_user = worker_user
         self.error_log = self.state_dir / "error.log"
+        self.failure_log = self.error_log
 
     def initial(self) -> Rendered:
         return render_nginx(ZoneConfig(zone=self.zone, listen=self.listen))
@@ -47,7 +51,9 @@ class NginxBalancer(ManagedBalancer):
     def _binary(self) -> str:
         found = shutil.which(self.binary)
         if found is None:
-            raise BalancerUnavailable(f"nginx is not installed ({self.binary} not found; apt-get install nginx)")
+            raise BalancerUnavailable(
+                f"nginx is not installed ({self.binary} not found; apt-get install nginx)"
+            )
         return found
 
     def _base_argv(self, config: Path) -> list[str]:
@@ -74,6 +80,11 @@ class NginxBalancer(ManagedBalancer):
             os.kill(pid, signal.SIGHUP)
         except ProcessLookupError as exc:
             raise BalancerUnavailable(f"nginx (pid {pid}) is gone") from exc
+
+    def retired(self, pid: int) -> bool:
+        """An old worker closes its listeners when it starts shutting down (its title says so), which the
+        master asks for only 100 ms after the new workers start."""
+        return not pid_alive(pid, "worker process") or pid_alive(pid, "is shutting down")
 
     def stop_signal(self) -> signal.Signals:
         return signal.SIGQUIT

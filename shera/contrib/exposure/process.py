@@ -1,61 +1,35 @@
 """Contrib layer (exposure): the safe-apply procedure shared by the nginx and haproxy process adapters.
 
 ``ManagedBalancer`` keeps one balancer process and its live config file under a state directory and
-implements ``apply``: write the candidate beside the live file, validate it with the balancer's own checker,
-keep a copy of the live file, swap the candidate in with ``os.replace`` (atomic), signal a graceful reload,
-then poll the status endpoint until it answers the candidate's version. A rejected candidate never touches
-the live file (it is kept as ``<live>.rejected`` for inspection); a reload that is not verified within
-``verify_timeout`` restores the copy and reloads again. Subclasses supply the process specifics: how to
+implements ``apply``: write the candidate beside the live file, validate it with the balancer's own checker
+(and check that a new listen address is free), keep a copy of the live file, swap the candidate in with
+``os.replace`` (atomic), signal a graceful reload, then poll the status endpoint until it answers the
+candidate's version. A rejected candidate never touches the live file (it is kept as ``<live>.rejected``
+for inspection); a reload that is not verified within ``verify_timeout`` (or that the balancer logs as
+failed) restores the copy and reloads again. Subclasses supply the process specifics: how to
 validate, launch, reload, and stop (always by pid), and which process a pid file names.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from pathlib import Path
 
 from shera.contrib.exposure.apply import ApplyResult
 from shera.contrib.exposure.errors import BalancerUnavailable
-from shera.contrib.exposure.render import STATUS_HOST, STATUS_PATH, Rendered, parse_header
+from shera.contrib.exposure.probe import children, pid_alive, status_version
+from shera.contrib.exposure.render import Rendered, parse_header
 
 POLL = 0.01
 CONFIRMATIONS = 3
-
-
-def status_version(listen: str, timeout: float = 1.0) -> str | None:
-    """The version a balancer listening on ``listen`` (``IP:PORT``) answers at its status endpoint."""
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]")
-    if host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard listener is asked on loopback
-        host = "127.0.0.1" if host == "0.0.0.0" else "::1"  # noqa: S104
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        conn.request("GET", STATUS_PATH, headers={"Host": STATUS_HOST, "Connection": "close"})
-        response = conn.getresponse()
-        body = response.read().decode(errors="replace").strip()
-        return body if response.status == 200 else None
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        conn.close()
-
-
-def pid_alive(pid: int, needle: str) -> bool:
-    """``pid`` runs (not a zombie) and its command line contains ``needle`` (guards against pid reuse)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    state = stat.rpartition(")")[2].split()[0]
-    return state not in ("Z", "X") and needle in cmdline
 
 
 class ManagedBalancer(ABC):
@@ -67,6 +41,8 @@ class ManagedBalancer(ABC):
 
     kind = "balancer"
     config_name = "balancer.conf"
+    failure_marker = "\0"  # a line of the process's log that says a reload failed
+    failure_detail = "\0"  # lines quoted in the report when it did
 
     def __init__(
         self, state_dir: Path, *, zone: str, listen: str, binary: str, verify_timeout: float = 5.0
@@ -82,6 +58,7 @@ class ManagedBalancer(ABC):
         self.rejected = self.live.with_name(self.config_name + ".rejected")
         self.log_path = self.state_dir / f"{self.kind}.log"
         self.pid_file = self.state_dir / f"{self.kind}.pid"
+        self.failure_log = self.log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.RLock()
 
@@ -106,6 +83,14 @@ class ManagedBalancer(ABC):
     @abstractmethod
     def stop_signal(self) -> signal.Signals:
         """The signal that makes the process finish what it serves and exit."""
+
+    def workers(self, pid: int) -> set[int]:
+        """The worker processes of the master ``pid`` now."""
+        return children(pid)
+
+    def retired(self, pid: int) -> bool:
+        """Whether the old worker ``pid`` has stopped accepting connections (default: assume so)."""
+        return True
 
     # -- the Balancer protocol ---------------------------------------------------------------------
 
@@ -161,8 +146,7 @@ class ManagedBalancer(ABC):
                     os.kill(pid, sig)
                 deadline = time.monotonic() + wait
                 while time.monotonic() < deadline:
-                    self._reap()
-                    if not pid_alive(pid, needle):
+                    if self._exited(pid, needle):
                         self._process = None
                         return
                     time.sleep(POLL)
@@ -176,7 +160,7 @@ class ManagedBalancer(ABC):
             pid = self.pid()
             if rendered.version == old and pid is not None:
                 return self._result(True, old, "unchanged: not reloaded", False, rendered, started)
-            problem = self._write_and_validate(rendered)
+            problem = self._write_and_validate(rendered) or self._listen_problem(rendered.listen)
             if problem:
                 os.replace(self.candidate, self.rejected)
                 message = f"{self.kind} rejected config {rendered.version}; still serving {old}: {problem}"
@@ -189,8 +173,9 @@ class ManagedBalancer(ABC):
                 if pid is None:
                     self._launch()
                 else:
+                    workers, mark = self.workers(pid), self._log_size()
                     self.reload(pid)
-                    self._wait_version(rendered.version, rendered.listen)
+                    self._wait_version(rendered.version, rendered.listen, retiring=workers, mark=mark)
             except BalancerUnavailable as exc:
                 return self._restore(rendered, old if had_live else None, f"{exc}", started)
             return self._result(True, rendered.version, "applied", True, rendered, started)
@@ -203,6 +188,22 @@ class ManagedBalancer(ABC):
         except OSError:
             return None
         return header.listen if header else None
+
+    def _listen_problem(self, listen: str) -> str | None:
+        """Why the balancer could not listen on a new address ``listen`` (``None``: it can, or it already
+        does). Checked before the swap: a reload that fails to bind can pause the old listener (haproxy
+        retries the bind for seconds)."""
+        if not listen or listen == self._live_listen():
+            return None
+        host, _, port = listen.rpartition(":")
+        family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the balancers do
+            try:
+                probe.bind((host.strip("[]"), int(port)))
+            except OSError as exc:
+                return f"cannot listen on {listen}: {exc.strerror or exc}"
+        return None
 
     def _write_and_validate(self, rendered: Rendered) -> str | None:
         with self.candidate.open("w") as out:
@@ -223,17 +224,24 @@ class ManagedBalancer(ABC):
             raise BalancerUnavailable(f"{self.kind}: the live config {self.live} has no She-Ra header")
         self._wait_version(version, listen)
 
-    def _wait_version(self, version: str, listen: str) -> None:
-        """Poll the status endpoint until ``CONFIRMATIONS`` answers in a row are ``version`` (right after a
-        reload, old workers may still accept a connection or two before they close their listeners)."""
+    def _wait_version(
+        self, version: str, listen: str, retiring: Collection[int] = (), mark: int | None = None
+    ) -> None:
+        """Poll the status endpoint until ``CONFIRMATIONS`` answers in a row are ``version`` and every worker
+        of the previous generation (``retiring``) no longer accepts connections (right after a reload, old
+        workers may still accept a few before they close their listeners). With ``mark`` (the size of the
+        log before the reload), a failure the balancer logs after it ends the wait at once."""
         deadline = time.monotonic() + self.verify_timeout
         served: str | None = None
         in_a_row = 0
         while time.monotonic() < deadline:
             served = status_version(listen, timeout=max(0.2, min(1.0, deadline - time.monotonic())))
             in_a_row = in_a_row + 1 if served == version else 0
-            if in_a_row >= CONFIRMATIONS:
+            if in_a_row >= CONFIRMATIONS and all(self.retired(pid) for pid in retiring):
                 return
+            failure = self._logged_failure(mark) if mark is not None and not in_a_row else None
+            if failure:
+                raise BalancerUnavailable(f"{self.kind} could not load it: {failure}")
             if self._process is not None and self._process.poll() is not None:
                 raise BalancerUnavailable(
                     f"{self.kind} exited with {self._process.returncode}: {self._log_tail()}"
@@ -248,19 +256,23 @@ class ManagedBalancer(ABC):
         if old is None:
             self.stop()
             self.live.unlink(missing_ok=True)
-            return self._result(False, None, f"{self.kind} could not serve the first config: {why}", True,
-                                rendered, started)
+            return self._result(
+                False, None, f"{self.kind} could not serve the first config: {why}", True, rendered, started
+            )
         os.replace(self.previous, self.live)
-        try:
-            pid = self.pid()
-            if pid is None:
-                self._launch()
-            else:
-                self.reload(pid)
-                self._wait_version(old, self._live_listen() or rendered.listen)
-            note = f"restored and serving {old}"
-        except BalancerUnavailable as exc:
-            note = f"restored {old}, but it is not serving either: {exc}"
+        note = ""
+        for _attempt in range(2):  # a reload signal sent while the last one is still running can be lost
+            try:
+                pid = self.pid()
+                if pid is None:
+                    self._launch()
+                else:
+                    self.reload(pid)
+                    self._wait_version(old, self._live_listen() or rendered.listen)
+                note = f"restored and serving {old}"
+                break
+            except BalancerUnavailable as exc:
+                note = f"restored {old}, but it is not serving either: {exc}"
         message = f"{self.kind} config {rendered.version} was not served: {why}; {note}"
         return self._result(False, self.served_version(), message, True, rendered, started)
 
@@ -268,6 +280,29 @@ class ManagedBalancer(ABC):
         self, ok: bool, version: str | None, message: str, reloaded: bool, rendered: Rendered, started: float
     ) -> ApplyResult:
         return ApplyResult(ok, version, message, reloaded, rendered.version, time.monotonic() - started)
+
+    def _log_size(self) -> int:
+        try:
+            return self.failure_log.stat().st_size
+        except OSError:
+            return 0
+
+    def _logged_failure(self, mark: int) -> str | None:
+        try:
+            with self.failure_log.open("rb") as log:
+                log.seek(mark)
+                lines = log.read().decode(errors="replace").splitlines()
+        except OSError:
+            return None
+        if not any(self.failure_marker in line for line in lines):
+            return None
+        return " ".join(line.strip() for line in lines if self.failure_detail in line)[-600:]
+
+    def _exited(self, pid: int, needle: str) -> bool:
+        """Whether ``pid`` is gone; our own child is reaped (waited for), not just seen as a zombie."""
+        if self._process is not None and self._process.pid == pid:
+            return self._process.poll() is not None
+        return not pid_alive(pid, needle)
 
     def _reap(self) -> None:
         if self._process is not None:

@@ -32,7 +32,8 @@ VERSION_HEADER = "X-Shera-Config"
 STATUS_HOST = "_shera-status"
 STATUS_PATH = "/.shera/version"
 HEADER_LINE = re.compile(
-    r"^# shera-config (?P<version>[0-9a-f]{16}) zone (?P<zone>\S+) kind (?P<kind>\S+) listen (?P<listen>\S+)\n"
+    r"^# shera-config (?P<version>[0-9a-f]{16}) "
+    r"zone (?P<zone>\S+) kind (?P<kind>\S+) listen (?P<listen>\S+)\n"
 )
 _PLACEHOLDER = "@SHERA-VERSION@"
 _TOKEN = re.compile(r"^[A-Za-z0-9._~/:\[\]-]+$")
@@ -98,7 +99,13 @@ def _render(kind: str, zone: ZoneConfig, **extra: object) -> Rendered:
         **extra,
     )
     version = hashlib.sha256(draft.encode()).hexdigest()[:16]
-    return Rendered(text=draft.replace(_PLACEHOLDER, version), version=version, kind=kind, zone=zone.zone, listen=zone.listen)
+    return Rendered(
+        text=draft.replace(_PLACEHOLDER, version),
+        version=version,
+        kind=kind,
+        zone=zone.zone,
+        listen=zone.listen,
+    )
 
 
 def render_nginx(zone: ZoneConfig) -> Rendered:

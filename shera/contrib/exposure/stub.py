@@ -43,7 +43,9 @@ class StubBalancer:
             if rendered.version == old and self.running:
                 return ApplyResult(True, old, "unchanged: not reloaded", False, rendered.version)
             if rendered.version in self.reject or "*" in self.reject:
-                return ApplyResult(False, old, f"stub rejected config {rendered.version}", False, rendered.version)
+                return ApplyResult(
+                    False, old, f"stub rejected config {rendered.version}", False, rendered.version
+                )
             self.running = True
             self.serving = rendered
             self.applied.append(rendered)

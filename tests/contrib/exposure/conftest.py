@@ -1,4 +1,4 @@
-"""Fixtures of the exposure tests: private nginx/haproxy balancers and named upstreams (tests/support/balancers)."""
+"""Fixtures of the exposure tests: private nginx/haproxy and named upstreams (tests/support/balancers)."""
 
 from tests.support.balancers import haproxy_balancer, nginx_balancer, upstream_servers
 

@@ -1,4 +1,4 @@
-"""Safe apply with real nginx and haproxy: validate, swap, reload, verify, restore — and no failed requests."""
+"""Safe apply with real nginx and haproxy: validate, swap, reload, verify, restore; no failed requests."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from shera.contrib.exposure.haproxy import HaproxyBalancer
 from shera.contrib.exposure.model import Site, Tls, ZoneConfig
 from shera.contrib.exposure.nginx import NginxBalancer
+from shera.contrib.exposure.probe import children
 from shera.contrib.exposure.process import ManagedBalancer
 from shera.contrib.exposure.render import Rendered, render_haproxy, render_nginx
 from tests.support.balancers import NamedUpstream, RequestLoop, fetch, start_balancer
@@ -82,32 +83,46 @@ def test_an_invalid_candidate_is_rejected_and_the_old_config_keeps_serving(
     assert balancer.rejected.read_text() == bad.text  # kept for inspection
 
 
-def test_a_reload_that_is_not_served_is_rolled_back(
+def test_a_listen_address_in_use_is_refused_before_the_swap(
     balancer: ManagedBalancer, upstream_servers: Upstreams
 ) -> None:
-    # Given a serving config, and a candidate that passes the checker but cannot bind its listener
     good = balancer.apply(_rendered(balancer, upstream_servers("a1")))
-    balancer.verify_timeout = 1.0
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         taken = f"127.0.0.1:{busy.getsockname()[1]}"
         result = balancer.apply(_rendered(balancer, upstream_servers("b1"), listen=taken))
-    # Then the apply reports the failure, the previous file is back and still serves
+    assert not result.ok and not result.reloaded
+    assert f"cannot listen on {taken}" in result.message
+    assert fetch(balancer.listen, HOST).version == good.version == balancer.current_version()
+
+
+def test_a_reload_the_balancer_cannot_load_is_rolled_back(
+    balancer: ManagedBalancer, upstream_servers: Upstreams
+) -> None:
+    # Given a serving config, and a checker that lets a broken candidate through (as if it missed something)
+    good = balancer.apply(_rendered(balancer, upstream_servers("a1")))
+    balancer.validate = lambda path: None  # type: ignore[method-assign]
+    broken = Rendered("this is { not a config\n", "0123456789abcdef", listen=balancer.listen)
+    with RequestLoop(balancer.listen, HOST, threads=2, max_seconds=30) as loop:
+        result = balancer.apply(broken)
+        stats = loop.stop()
+    # Then the reload failure is reported quickly, the previous file is back and nothing failed meanwhile
     assert not result.ok and result.reloaded
+    assert "could not load it" in result.message
     assert f"restored and serving {good.version}" in result.message
+    assert result.seconds < 3  # the logged failure ends the wait; no need to wait out verify_timeout
     assert balancer.current_version() == good.version == result.version
-    reply = fetch(balancer.listen, HOST)
-    assert (reply.body, reply.version) == ("a1\n", good.version)
+    assert stats.failures == [] and set(stats.versions) == {good.version}
 
 
 def test_unchanged_output_does_not_reload(balancer: ManagedBalancer, upstream_servers: Upstreams) -> None:
     rendered = _rendered(balancer, upstream_servers("a1"))
     assert balancer.apply(rendered).reloaded
-    workers = _children(balancer)
+    workers = children(balancer.pid() or 0)
     again = balancer.apply(rendered)
     assert again.ok and not again.reloaded and again.message.startswith("unchanged")
-    assert _children(balancer) == workers  # the same worker processes: nothing was reloaded
+    assert children(balancer.pid() or 0) == workers  # the same worker processes: nothing was reloaded
 
 
 def test_a_second_handle_adopts_the_running_balancer_and_stops_it_by_pid(
@@ -126,15 +141,6 @@ def test_a_second_handle_adopts_the_running_balancer_and_stops_it_by_pid(
         fetch(balancer.listen, HOST, timeout=1)
     balancer.start()  # starts again on the live config
     assert fetch(balancer.listen, HOST).version == rendered.version
-
-
-def _children(balancer: ManagedBalancer) -> set[int]:
-    pid = balancer.pid()
-    assert pid is not None
-    found = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found |= {int(c) for c in (task / "children").read_text().split()}
-    return found
 
 
 def _free_port() -> int:

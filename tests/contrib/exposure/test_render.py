@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+from typing import Any
 
 import pytest
 
@@ -12,16 +13,18 @@ from shera.contrib.exposure.errors import InvalidExposure
 from shera.contrib.exposure.model import Site, Tls, Upstream, ZoneConfig
 from shera.contrib.exposure.render import (
     STATUS_HOST,
+    parse_header,
     render_haproxy,
     render_nginx,
-    parse_header,
 )
 
 HOSTILE = "a;}location/x{return 200 pwned;}#"
 RENDERERS = [render_nginx, render_haproxy]
 
 
-def _site(app: str = "web", host: str = "web.acme.test", path: str = "/", ports: tuple[int, ...] = (9001,)) -> Site:
+def _site(
+    app: str = "web", host: str = "web.acme.test", path: str = "/", ports: tuple[int, ...] = (9001,)
+) -> Site:
     return Site("acme", app, "prod", host, path, tuple(Upstream("127.0.0.1", p) for p in ports))
 
 
@@ -29,12 +32,14 @@ def _zone(*sites: Site, listen: str = "127.0.0.1:8080", zone: str = "public") ->
     return ZoneConfig(zone, listen, sites)
 
 
+def _hostile(field: str) -> dict[str, Any]:
+    return {field: HOSTILE}
+
+
 @pytest.mark.parametrize("field", ["tenant", "app", "environment", "host", "path"])
 def test_a_hostile_name_is_refused_in_every_field(field: str) -> None:
-    values = {"tenant": "acme", "app": "web", "environment": "prod", "host": "web.acme.test", "path": "/"}
-    values[field] = HOSTILE
     with pytest.raises(InvalidExposure, match=rf"^{field}: .*pwned"):
-        Site(**values)
+        dataclasses.replace(_site(), **_hostile(field))
 
 
 @pytest.mark.parametrize(
@@ -88,7 +93,11 @@ def test_a_zone_refuses_duplicates_foreign_sites_and_tls_without_a_tls_listener(
 
 @pytest.mark.parametrize("render", RENDERERS)
 def test_output_is_deterministic_and_the_version_follows_the_content(render: object) -> None:
-    sites = [_site(ports=(9002, 9001)), _site(app="api", path="/api", ports=(9003,)), _site(host="b.acme.test")]
+    sites = [
+        _site(ports=(9002, 9001)),
+        _site(app="api", path="/api", ports=(9003,)),
+        _site(host="b.acme.test"),
+    ]
     shuffled = sites[::-1]
     random.Random(4).shuffle(shuffled)
     first = render(_zone(*sites))  # type: ignore[operator]
@@ -136,7 +145,7 @@ def test_tls_sites_get_the_tls_listener_and_haproxy_needs_the_key_beside_the_cer
     assert "listen 127.0.0.1:443 ssl;" in nginx and "ssl_certificate_key /certs/web.pem.key;" in nginx
     assert "bind 127.0.0.1:443 ssl crt /certs/web.pem" in render_haproxy(zone).text
     elsewhere = dataclasses.replace(tls_site, tls=Tls("/certs/web.pem", "/keys/web.key"))
-    with pytest.raises(InvalidExposure, match="haproxy needs the TLS key inside /certs/web.pem"):
+    with pytest.raises(InvalidExposure, match=r"haproxy needs the TLS key inside /certs/web\.pem"):
         render_haproxy(ZoneConfig("public", "127.0.0.1:80", (elsewhere,), tls_listen="127.0.0.1:443"))
 
 
