@@ -90,16 +90,18 @@ class Up:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
-        self.url = self.registry = ""
+        self.url = self.registry = self.exposed = ""
         deadline = time.monotonic() + 90
         while not self.url and time.monotonic() < deadline and self.process.poll() is None:
             for line in self.log.read_text().splitlines():
                 if line.startswith("Private registry at "):
                     self.registry = line.removeprefix("Private registry at ").strip()
+                if line.startswith("Exposed apps at "):
+                    self.exposed = line.removeprefix("Exposed apps at ").strip()
                 if line.startswith("She-Ra is up at "):
                     self.url = line.removeprefix("She-Ra is up at ").strip()
             time.sleep(0.1)
-        if not self.url or not self.registry:
+        if not self.url or not self.registry or not self.exposed:
             self.stop()
             raise SystemExit("shera up did not start:\n" + self.log.read_text())
 
@@ -169,6 +171,7 @@ class Demo:
         self.client: httpx.Client
         self.project: dict[str, Any]
         self.cli_env = {**os.environ, "SHERA_URL": up.url, "XDG_CONFIG_HOME": str(WORK / "config")}
+        self.exposed_host = ""
 
     def register(self) -> None:
         tenant = self.admin.post("/api/v1/tenants", json={"name": "etheria"}).raise_for_status().json()
@@ -243,27 +246,30 @@ class Demo:
             time.sleep(0.3)
         raise SystemExit(f"run {run_id} did not finish in time")
 
-    def endpoints(self) -> list[str]:
-        apps = self.client.get("/api/v1/apps").raise_for_status().json()["data"]
-        for row in apps:
-            if row["app"] == APP and row["environment"] == ENV:
-                return [e["url"] for e in row["endpoints"]]
-        return []
+    def host(self) -> str:
+        """The virtual host the balancer serves the app under (``GET /api/v1/exposures``)."""
+        for row in self.client.get("/api/v1/exposures").raise_for_status().json()["data"]:
+            if row["app"] == APP:
+                return str(row["host"])
+        return ""
+
+    def get(self) -> httpx.Response:
+        """One request through the exposed URL: the platform's balancer, not an instance directly."""
+        return httpx.get(self.up.exposed, headers={"Host": self.exposed_host}, timeout=2)
 
     def answer(self) -> str:
-        for url in self.endpoints():
-            try:
-                text = httpx.get(url, timeout=2).text
-            except httpx.HTTPError:
-                continue
-            for line in text.splitlines():
-                if "Hello" in line:
-                    return line.strip().removeprefix("<p>").removesuffix("</p>")
-        return "(nothing answers)"
+        try:
+            text = self.get().text
+        except httpx.HTTPError as exc:
+            return f"(nothing answers: {exc})"
+        for line in text.splitlines():
+            if "Hello" in line:
+                return line.strip().removeprefix("<p>").removesuffix("</p>")
+        return f"(no greeting: {text.strip()[:80]})"
 
 
 class Loop(threading.Thread):
-    """Requests the app's live endpoints while a release rolls out; counts what failed."""
+    """Requests the app through the exposed URL while a release rolls out; counts what failed."""
 
     def __init__(self, demo: Demo) -> None:
         super().__init__(daemon=True)
@@ -271,15 +277,9 @@ class Loop(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        urls = self.demo.endpoints()
-        index = 0
-        while not self.stop.wait(0.05):
-            if index % 20 == 0:
-                urls = self.demo.endpoints() or urls
-            url = urls[index % len(urls)]
-            index += 1
+        while not self.stop.wait(0.02):
             try:
-                ok = httpx.get(url, timeout=2).status_code == 200
+                ok = self.demo.get().status_code == 200
             except httpx.HTTPError:
                 ok = False
             self.ok, self.failed = self.ok + ok, self.failed + (not ok)
@@ -290,7 +290,7 @@ def main() -> int:
     WORK.mkdir(parents=True)
     say("Start She-Ra on embedded defaults: `shera up` (private Redis, private registry, SQLite, podman)")
     up = Up()
-    info(f"API {up.url}, registry {up.registry}")
+    info(f"API {up.url}, registry {up.registry}, balancer (public zone) {up.exposed}")
     demo = Demo(up)
     try:
         say("Seed the base image: there is no public registry, so import a busybox root file system")
@@ -311,9 +311,11 @@ def main() -> int:
         say("Register the app repository as a project of tenant etheria")
         demo.register()
 
-        say("Push v1: tested, built, pushed, deployed on podman (2 replicas, health-checked)")
+        say("Push v1: tested, built, pushed, deployed on podman (2 replicas, health-checked), exposed")
         run = demo.push("hello-web v1", {})
         expect(run["status"] == "success", run)
+        demo.exposed_host = demo.host()
+        info(f"exposed as http://{demo.exposed_host} on the balancer {up.exposed}")
         info(f"answering: {demo.answer()}")
 
         say("Push v2: a rolling update, new instances healthy before old ones stop")
@@ -342,7 +344,7 @@ def main() -> int:
         started = time.monotonic()
         print(shera_cmd("rollback", APP, "-e", ENV, "--to", "1", env=demo.cli_env), end="")
         while "version 1" not in demo.answer() and time.monotonic() - started < 30:
-            time.sleep(0.05)
+            time.sleep(0.02)
         info(f"answering: {demo.answer()} ({time.monotonic() - started:.2f} s after the command)")
 
         say(f"Release history: `shera history {APP} -e {ENV}`: one deploy-repository commit per release")

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.support.registry",
     "tests.support.imagebuild",
     "tests.support.baseimages",
+    "tests.support.balancers",
 ]

@@ -35,7 +35,8 @@ def pid_alive(pid: int, needle: str) -> bool:
     except OSError:
         return False
     state = stat.rpartition(")")[2].split()[0]
-    return state not in ("Z", "X") and needle in cmdline
+    # While a process re-executes itself (haproxy's master on reload) its command line reads empty.
+    return state not in ("Z", "X") and (needle in cmdline or not cmdline.strip())
 
 
 def children(pid: int) -> set[int]:

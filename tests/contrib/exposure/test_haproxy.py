@@ -57,7 +57,9 @@ def test_active_checks_take_a_dead_upstream_out(
     assert {(r.status, r.body) for r in replies} == {(200, "alive\n")}
     dead_name, alive_name = ("u1", "u2") if dead < alive.upstream else ("u2", "u1")  # servers go by address
     deadline = time.monotonic() + 10  # fall 3 x inter 2s
-    while f"/{dead_name} is DOWN" not in haproxy_balancer.log_path.read_text() and time.monotonic() < deadline:
+    while (
+        time.monotonic() < deadline and f"/{dead_name} is DOWN" not in haproxy_balancer.log_path.read_text()
+    ):
         time.sleep(0.1)
     log = haproxy_balancer.log_path.read_text()
     assert f"/{dead_name} is DOWN, reason: Layer4 connection problem" in log
