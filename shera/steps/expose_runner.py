@@ -159,7 +159,9 @@ class ExposeRunner:
         while True:
             views = [v for v in hub.service.list(hub.tenant) if v.exposure.id == exposure_id]
             view = views[0] if views else None
-            if view is None or view.upstreams or view.version or time.monotonic() >= deadline:
+            # served = the balancer's recorded state lists this site's upstreams (a version alone may be the
+            # config from before this exposure existed)
+            if view is None or view.upstreams or time.monotonic() >= deadline:
                 return view
             time.sleep(0.2)
 
