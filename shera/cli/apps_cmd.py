@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from shera.cli.client import Client, ClientError, resolve_target
+from shera.cli.client import Client, ClientError, print_table, resolve_target
 from shera.deploy.service import DeployService
 from shera.errors import ConfigError, SheraError
 from shera.steps.deploy_wiring import LOCAL_TENANT, open_local
@@ -144,12 +142,7 @@ def _backend(
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
-    Console(width=160).print(table)
+    print_table(rows, columns, title)
 
 
 def _urls(row: dict[str, Any]) -> str:

@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
 
 from shera.errors import ConfigError, SheraError
 
@@ -110,3 +114,30 @@ def _error_text(response: httpx.Response) -> str:
     if not isinstance(detail, str):
         detail = json.dumps(detail)
     return f"{response.status_code}: {detail}"
+
+
+@contextmanager
+def connected(url: str | None, token: str | None) -> Iterator[Client]:
+    """A client for a CLI command: exit 2 when not logged in, exit 1 with the server's message on errors."""
+    try:
+        client = Client(resolve_target(url, token))
+    except SheraError as exc:
+        typer.echo(f"shera: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        yield client
+    except SheraError as exc:
+        typer.echo(f"shera: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        client.close()
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str], title: str) -> None:
+    """``rows`` as a table of ``columns`` (missing values empty)."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
+    Console(width=160).print(table)

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from shera.cli.client import Client, ClientError, resolve_target, save_login
-from shera.errors import ConfigError, SheraError
+from shera.cli.client import Client, ClientError, connected, print_table, save_login
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="API URL (default: SHERA_URL or the saved login).")]
 TokenOpt = Annotated[str | None, typer.Option("--token", help="API token (default: SHERA_TOKEN or saved).")]
@@ -28,35 +24,11 @@ def register(app: typer.Typer) -> None:
     app.command("cancel")(cancel)
 
 
-@contextmanager
-def _client(url: str | None, token: str | None) -> Iterator[Client]:
-    try:
-        client = Client(resolve_target(url, token))
-    except ConfigError as exc:
-        typer.echo(f"shera: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    try:
-        yield client
-    except ClientError as exc:
-        typer.echo(f"shera: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    except SheraError as exc:
-        typer.echo(f"shera: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        client.close()
-
-
 def _print(data: Any, fmt: str, columns: list[str], title: str) -> None:
     if fmt == "json":
         typer.echo(json.dumps(data, indent=2))
         return
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in data:
-        table.add_row(*(str(row.get(column, "")) for column in columns))
-    Console().print(table)
+    print_table(data, columns, title)
 
 
 def _project_id(client: Client, project: str) -> str:
@@ -73,7 +45,7 @@ def login(
     token: Annotated[str, typer.Option("--token", help="API token", prompt=True, hide_input=True)],
 ) -> None:
     """Check the token against the API and save URL and token for the other commands."""
-    with _client(url, token) as client:
+    with connected(url, token) as client:
         client.request("GET", "/api/v1/projects")
     path = save_login(url, token)
     typer.echo(f"logged in to {url} (saved in {path})")
@@ -81,7 +53,7 @@ def login(
 
 def projects(url: UrlOpt = None, token: TokenOpt = None, fmt: FormatOpt = "text") -> None:
     """List the projects of your tenant."""
-    with _client(url, token) as client:
+    with connected(url, token) as client:
         items = client.request("GET", "/api/v1/projects")["data"]
     _print(items, fmt, ["id", "name", "forge", "default_branch", "executor", "clone_url"], "projects")
 
@@ -111,7 +83,7 @@ def trigger(
         body["sha"] = sha
     if branch:
         body["branch"] = branch
-    with _client(url, token) as client:
+    with connected(url, token) as client:
         run = client.request("POST", f"/api/v1/projects/{_project_id(client, project)}/runs", json=body)
     typer.echo(f"run {run['id']} {run['status']} ({run.get('ref', '')} {str(run.get('sha', ''))[:12]})")
 
@@ -126,7 +98,7 @@ def runs(
 ) -> None:
     """List a project's runs, newest first."""
     query = {k: v for k, v in {"status": status, "branch": branch}.items() if v}
-    with _client(url, token) as client:
+    with connected(url, token) as client:
         data = client.request("GET", f"/api/v1/projects/{_project_id(client, project)}/runs", params=query)
     items = data["data"]
     _print(items, fmt, ["id", "number", "status", "event", "ref", "sha", "created_at"], "runs")
@@ -139,7 +111,7 @@ def logs(
     token: TokenOpt = None,
 ) -> None:
     """Print a run's logs (each line prefixed by its step); -f streams them live."""
-    with _client(url, token) as client:
+    with connected(url, token) as client:
         if not follow:
             typer.echo(client.request("GET", f"/api/v1/runs/{run}/logs"), nl=False)
             return
@@ -167,6 +139,6 @@ def cancel(
     run: Annotated[str, typer.Argument(help="Run id.")], url: UrlOpt = None, token: TokenOpt = None
 ) -> None:
     """Cancel a queued or running run."""
-    with _client(url, token) as client:
+    with connected(url, token) as client:
         result = client.request("POST", f"/api/v1/runs/{run}/cancel")
     typer.echo(f"run {result['id']} {result['status']}")

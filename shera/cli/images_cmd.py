@@ -14,12 +14,9 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from shera.cli import images_import
-from shera.cli.client import Client, ClientError, resolve_target
-from shera.errors import SheraError
+from shera.cli.client import Client, ClientError, connected, print_table
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="API URL (default: SHERA_URL or the saved login).")]
 TokenOpt = Annotated[str | None, typer.Option("--token", help="API token (default: SHERA_TOKEN or saved).")]
@@ -40,27 +37,12 @@ def _client(url: str | None, token: str | None, fmt: str = "text") -> Iterator[C
     if fmt not in ("text", "json"):
         typer.echo(f"shera: --format must be text or json, not {fmt!r}", err=True)
         raise typer.Exit(2)
-    try:
-        client = Client(resolve_target(url, token))
-    except SheraError as exc:
-        typer.echo(f"shera: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    try:
+    with connected(url, token) as client:
         yield client
-    except SheraError as exc:
-        typer.echo(f"shera: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        client.close()
 
 
 def _table(title: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
-    Console().print(table)
+    print_table(rows, columns, title)
 
 
 def _human(size: int | None) -> str:

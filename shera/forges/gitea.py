@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import httpx
 
 from shera.forges.base import BadPayload, Hook, StatusTarget
+from shera.forges.github import STATES as GITHUB_STATES
 from shera.forges.payload import (
     Json,
     RepoFields,
@@ -39,16 +40,8 @@ PR_ACTIONS = {
     "synchronized": EventKind.PULL_REQUEST,
     "closed": EventKind.PULL_REQUEST_CLOSED,
 }
-STATES = {
-    "queued": "pending",
-    "pending": "pending",
-    "pending_approval": "pending",
-    "running": "pending",
-    "success": "success",
-    "skipped": "success",
-    "failure": "failure",
-    "killed": "error",
-}
+STATES = GITHUB_STATES
+"""Gitea's commit status API takes GitHub's states (plus ``warning``, unused)."""
 
 
 class GiteaFamily:
