@@ -1,0 +1,1 @@
+"""Store layer: Alembic migrations of the schema (one revision per change of models.py)."""
