@@ -22,7 +22,8 @@ from shera.contrib.exposure.model import Site, ZoneConfig
 from shera.contrib.exposure.nginx import NginxBalancer
 from shera.contrib.exposure.process import ManagedBalancer
 from shera.contrib.exposure.render import Rendered, render_haproxy, render_nginx
-from tests.support.balancers import NamedUpstream, RequestLoop, fetch, free_port
+from tests.support.balancers import NamedUpstream, RequestLoop, fetch
+from tests.support.registry import free_port
 
 HOST = "web.acme.bench"
 CHANGES = 20

@@ -29,6 +29,7 @@ from bench.loadgen import write_requests
 from bench.pushes import bench_pushes
 from bench.stats import MB, percentile, show
 from bench.upproc import Up, list_all_runs, make_project, start_up
+from tests.support.processes import stop_process
 
 WEBHOOKS = 2000
 CONCURRENCY = 16
@@ -95,12 +96,7 @@ def run_floor(root: Path, commits: list[Commit], url: str) -> tuple[float, float
         base = f"http://127.0.0.1:{port}"
         return summary(load(root / "floor.jsonl", f"{base}/hooks/github/floor", f"{base}/healthz"), "202")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def _runs_by_status(up: Up, token: str, project_id: str) -> dict[str, int]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.processes import stop_process
+
 TERMINAL = ("success", "failure", "killed", "skipped")
 
 
@@ -109,13 +111,7 @@ class Up:
     def stop(self) -> None:
         """SIGTERM ``shera up`` (it stops its children); then SIGKILL, by pid, what is left of its tree."""
         tree = descendants(self.process.pid)
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=30)
         for pid in tree[1:]:
             if Path(f"/proc/{pid}").exists() and _parent(pid) in (1, *tree):
                 os.kill(pid, signal.SIGKILL)

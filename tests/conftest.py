@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.support.corpus",
+    "tests.support.database",
     "tests.support.podman",
     "tests.support.server",
     "tests.support.registry",

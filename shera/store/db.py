@@ -8,7 +8,9 @@ Database exceptions never leave the store: they become ``StoreUnavailable`` (tem
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,9 @@ from shera.errors import PermanentError, TemporaryError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _READ_ONLY = "shera_read_only"
+_BUSY_TIMEOUT_MS = 30000
+_SQLITE_POOL = 48
+_BEGIN_POLL = (0.0002, 0.004)  # first and longest pause (s) between tries of BEGIN IMMEDIATE
 
 
 class StoreError(PermanentError):
@@ -42,14 +47,43 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
 def _sqlite_begin(connection: Any) -> None:
     # Reads (``Database.read``) take a deferred BEGIN: in WAL mode that is a snapshot needing no lock.
-    deferred = connection.get_execution_options().get(_READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(_READ_ONLY, False):
+        connection.exec_driver_sql("BEGIN")
+        return
+    _begin_immediate(connection.connection.dbapi_connection)
+
+
+def _begin_immediate(raw: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, polling briefly while another process holds the write lock.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, ... ms between tries, so a writer that meets
+    another process's short transaction (the worker's, a few ms) often sleeps far longer than the lock is
+    held: that was the webhook's p99. Here the pause starts at 0.2 ms and doubles up to 4 ms, within the
+    same overall timeout; statements inside the transaction keep SQLite's busy timeout.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    pause, longest = _BEGIN_POLL
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() + pause > deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, longest)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
 
 
 def normalize_url(url: str) -> str:
@@ -70,8 +104,13 @@ class Database:
                 path = self.url.split("///", 1)[-1]
                 if path and path != ":memory:":
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Enough pooled connections for every thread of the API's threadpool (40): past the pool
+                # size, each transaction opened a new connection (file open, WAL, pragmas) and closed it.
                 self.engine: Engine = create_engine(
-                    self.url, connect_args={"check_same_thread": False, "timeout": 30}
+                    self.url,
+                    connect_args={"check_same_thread": False, "timeout": 30},
+                    pool_size=_SQLITE_POOL,
+                    max_overflow=_SQLITE_POOL,
                 )
                 event.listen(self.engine, "connect", _sqlite_pragmas)
                 event.listen(self.engine, "begin", _sqlite_begin)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from shera.model.records import ReleaseRecord
@@ -91,6 +91,11 @@ def create_release(db: Database, new: NewRelease) -> ReleaseRecord:
     for _attempt in range(_INSERT_ATTEMPTS):
         try:
             with db.transaction() as session:
+                if not db.is_sqlite:
+                    # Serialize revision numbering per app and environment on PostgreSQL (SQLite already
+                    # has a single writer): concurrent deploys wait here instead of racing for max + 1.
+                    key = f"shera-release:{new.tenant_id}:{new.app}:{new.environment}"
+                    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
                 top = session.scalar(
                     select(func.max(Release.revision)).where(
                         Release.tenant_id == new.tenant_id,

@@ -26,6 +26,7 @@ from shera.store import images, projects, releases, runs
 from shera.store.db import Database
 from shera.store.runs import NewRun
 from tests.deploy.fake import fake_service
+from tests.support.database import sqlite_database
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers the httpx2 package for its test client and warns when it falls back to httpx
@@ -69,11 +70,9 @@ def other_rsa_keys() -> RsaKeys:
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for every test (migrating each time would be slow)."""
-    path = tmp_path_factory.mktemp("template") / "shera.db"
-    db = Database(f"sqlite:///{path}")
-    db.migrate()
-    db.dispose()
-    return path
+    directory = tmp_path_factory.mktemp("template")
+    sqlite_database(directory).dispose()
+    return directory / "shera.db"
 
 
 @pytest.fixture

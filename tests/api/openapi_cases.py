@@ -33,7 +33,8 @@ def body_schema(operation: dict[str, Any]) -> str | None:
     return str(content["schema"]["$ref"]).rsplit("/", 1)[-1]
 
 
-def _cases(paths: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+def tenant_scoped_cases(paths: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(method, path, body schema name) of every OpenAPI operation on a path that names a tenant's object."""
     cases = []
     for path, operations in paths.items():
         if "{" not in path or path in NOT_TENANT_SCOPED:

@@ -8,26 +8,14 @@ answer before the tenant check); otherwise the test fails and names what to add.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.api.conftest import Api, Tenant
-from tests.api.openapi_cases import BODIES, MISSING, NOT_TENANT_SCOPED, OBJECTS, body_schema, fill
-
-
-def _cases(paths: dict[str, Any]) -> list[tuple[str, str, str | None]]:
-    cases = []
-    for path, operations in paths.items():
-        if "{" not in path or path in NOT_TENANT_SCOPED:
-            continue
-        for method, operation in operations.items():
-            cases.append((method.upper(), path, body_schema(operation)))
-    return cases
+from tests.api.openapi_cases import BODIES, MISSING, OBJECTS, fill, tenant_scoped_cases
 
 
 def test_every_route_with_an_id_hides_other_tenants_objects(
     api: Api, acme: Tenant, globex: Tenant, world: dict[str, str]
 ) -> None:
-    cases = _cases(api.client.app.openapi()["paths"])  # type: ignore[attr-defined]
+    cases = tenant_scoped_cases(api.client.app.openapi()["paths"])  # type: ignore[attr-defined]
     assert len(cases) >= 15, cases  # the generator found the routes
     for method, path, schema in cases:
         assert schema is None or schema in BODIES, f"{method} {path}: add a sample {schema} body to BODIES"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from shera.store import projects, runs, steps
 from shera.store.runs import NewRun
 from shera.store.steps import StepEnd
 from tests.api.conftest import Api, Tenant
+from tests.support.server import git
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SHA = "b" * 40
@@ -102,32 +102,19 @@ def test_manual_trigger_by_sha(api: Api, acme: Tenant) -> None:
     assert api.client.post(url, json={"sha": "abc"}, headers=acme.auth()).status_code == 422
 
 
-def _git(cwd: Path, *args: str) -> str:
-    env = {
-        "GIT_AUTHOR_NAME": "a",
-        "GIT_AUTHOR_EMAIL": "a@x",
-        "GIT_COMMITTER_NAME": "a",
-        "GIT_COMMITTER_EMAIL": "a@x",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "HOME": str(cwd),
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env=env)
-    return done.stdout.strip()
-
-
 def test_manual_trigger_by_branch_resolves_through_the_mirror(api: Api, acme: Tenant, tmp_path: Path) -> None:
     # Given a real repository served as file:// with a commit on branch "feature"
     repo = tmp_path / "repo"
     repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
+    git(repo, "init", "-q", "-b", "main")
     (repo / "f").write_text("x")
-    _git(repo, "add", "f")
-    _git(repo, "commit", "-q", "-m", "one")
-    _git(repo, "checkout", "-q", "-b", "feature")
+    git(repo, "add", "f")
+    git(repo, "commit", "-q", "-m", "one")
+    git(repo, "checkout", "-q", "-b", "feature")
     (repo / "f").write_text("y")
-    _git(repo, "commit", "-q", "-am", "two")
-    feature = _git(repo, "rev-parse", "HEAD")
-    main = _git(repo, "rev-parse", "main")
+    git(repo, "commit", "-q", "-am", "two")
+    feature = git(repo, "rev-parse", "HEAD")
+    main = git(repo, "rev-parse", "main")
     project = api.project(acme, clone_url=repo.as_uri())
     url = f"/api/v1/projects/{project['id']}/runs"
 

@@ -16,7 +16,7 @@ import pytest
 from shera.build.buildah import Buildah
 from shera.build.errors import BuildFailed, BuildInterrupted, PushRejected, RegistryUnavailable
 from shera.build.store import ImageStore
-from tests.support.imagebuild import buildah, busybox_context, podman, registry_digest
+from tests.support.imagebuild import Log, buildah, busybox_context, podman, registry_digest
 from tests.support.registry import HtpasswdRegistry, free_port
 
 # Fixtures imported by name (tests/conftest.py does not list these support plugins yet).
@@ -26,22 +26,17 @@ pytestmark = pytest.mark.podman
 SECRET = "grayskull-Secret-7f3a9c"
 
 
-class Log:
-    """An output sink that keeps what buildah wrote."""
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def __call__(self, chunk: bytes) -> None:
-        self.data += chunk
-
-    @property
-    def text(self) -> str:
-        return self.data.decode(errors="replace")
-
-
 def tool(data_dir: Path, insecure: frozenset[str] = frozenset()) -> Buildah:
     return Buildah(ImageStore(data_dir, "local").env(insecure), insecure=insecure)
+
+
+def busybox_image(b: Buildah, tmp_path: Path) -> str:
+    """Builds the plain busybox context as ``localhost/a:1`` with ``b``; returns the image id."""
+    context = busybox_context(tmp_path / "ctx")
+    built = b.build(
+        context, context / "Containerfile", tags=["localhost/a:1"], iidfile=tmp_path / "i", out=Log()
+    )
+    return built.image_id
 
 
 def test_build_and_push_records_the_registry_digest(
@@ -142,16 +137,13 @@ def _layer_contents(archive: Path, dest: Path) -> dict[str, bytes | str]:
 
 
 def test_registry_down_fails_after_the_retry_budget(build_data_dir: Path, tmp_path: Path) -> None:
-    context = busybox_context(tmp_path / "ctx")
     down = f"127.0.0.1:{free_port()}"
     b = tool(build_data_dir, frozenset({down}))
-    built = b.build(
-        context, context / "Containerfile", tags=["localhost/a:1"], iidfile=tmp_path / "i", out=Log()
-    )
+    image = busybox_image(b, tmp_path)
     out = Log()
     started = time.monotonic()
     with pytest.raises(RegistryUnavailable) as failed:
-        b.push(built.image_id, f"{down}/a:1", digestfile=tmp_path / "d", out=out, retries=2, backoff=0.2)
+        b.push(image, f"{down}/a:1", digestfile=tmp_path / "d", out=out, retries=2, backoff=0.2)
     elapsed = time.monotonic() - started
     message = str(failed.value)
     assert f"failed after 3 attempt(s): registry {down} unavailable" in message
@@ -192,14 +184,11 @@ def test_5xx_answers_are_retried_then_reported(
     build_data_dir: Path, tmp_path: Path, failing_registry: tuple[str, list[str]]
 ) -> None:
     address, seen = failing_registry
-    context = busybox_context(tmp_path / "ctx")
     b = tool(build_data_dir, frozenset({address}))
-    built = b.build(
-        context, context / "Containerfile", tags=["localhost/a:1"], iidfile=tmp_path / "i", out=Log()
-    )
+    image = busybox_image(b, tmp_path)
     out = Log()
     with pytest.raises(RegistryUnavailable) as failed:
-        b.push(built.image_id, f"{address}/a:1", digestfile=tmp_path / "d", out=out, retries=1, backoff=0.1)
+        b.push(image, f"{address}/a:1", digestfile=tmp_path / "d", out=out, retries=1, backoff=0.1)
     assert "after 2 attempt(s)" in str(failed.value)
     assert out.text.count("push attempt") == 1
     assert seen  # buildah did reach the registry
@@ -209,14 +198,11 @@ def test_refused_credentials_are_not_retried(
     build_data_dir: Path, tmp_path: Path, registry_htpasswd: HtpasswdRegistry
 ) -> None:
     address = registry_htpasswd.address
-    context = busybox_context(tmp_path / "ctx")
     b = tool(build_data_dir, frozenset({address}))
-    built = b.build(
-        context, context / "Containerfile", tags=["localhost/a:1"], iidfile=tmp_path / "i", out=Log()
-    )
+    image = busybox_image(b, tmp_path)
     out = Log()
     with pytest.raises(PushRejected) as refused:
-        b.push(built.image_id, f"{address}/a:1", digestfile=tmp_path / "d", out=out, retries=3, backoff=5)
+        b.push(image, f"{address}/a:1", digestfile=tmp_path / "d", out=out, retries=3, backoff=5)
     assert "refused" in str(refused.value)
     assert re.search(r"unauthorized|authentication required", str(refused.value), re.IGNORECASE)
     assert "push attempt" not in out.text
@@ -225,13 +211,10 @@ def test_refused_credentials_are_not_retried(
 def test_registries_not_named_insecure_are_tls_verified(
     build_data_dir: Path, registry: str, tmp_path: Path
 ) -> None:
-    context = busybox_context(tmp_path / "ctx")
     b = tool(build_data_dir)  # the plain-HTTP registry is not in the insecure list
-    built = b.build(
-        context, context / "Containerfile", tags=["localhost/a:1"], iidfile=tmp_path / "i", out=Log()
-    )
+    image = busybox_image(b, tmp_path)
     with pytest.raises(PushRejected) as refused:
-        b.push(built.image_id, f"{registry}/a:1", digestfile=tmp_path / "d", out=Log(), retries=0)
+        b.push(image, f"{registry}/a:1", digestfile=tmp_path / "d", out=Log(), retries=0)
     assert "HTTP response to HTTPS client" in str(refused.value)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+from tests.support.processes import alive
 
 SECRET = "hunter2/pass+word"
 
@@ -157,15 +158,6 @@ def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     assert shera(str(tmp_path / "nope"), cwd=tmp_path).returncode == 2
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
-
-
 def test_ctrl_c_kills_the_running_step_and_leaves_nothing_running(tmp_path: Path) -> None:
     pidfile = tmp_path / "sleep.pid"
     pipeline = f"""\
@@ -205,7 +197,7 @@ def test_ctrl_c_kills_the_running_step_and_leaves_nothing_running(tmp_path: Path
         while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.05)
         sleeper = int(pidfile.read_text())
-        assert _alive(sleeper)
+        assert alive(sleeper)
         proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
         _, stderr = proc.communicate(timeout=30)
     finally:
@@ -214,7 +206,7 @@ def test_ctrl_c_kills_the_running_step_and_leaves_nothing_running(tmp_path: Path
             proc.wait()
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert not _alive(sleeper)
+    assert not alive(sleeper)
     data = json.loads(summary.read_text())
     assert data["status"] == "killed"
     steps = {s["name"]: (s["status"], s["exit_code"]) for s in data["workflows"][0]["steps"]}

@@ -21,12 +21,12 @@ from shera.store import releases, tenants
 from shera.store.db import Database
 from shera.store.errors import Conflict, NotFound
 from tests.deploy.fake import FakeTarget
+from tests.support.database import sqlite_database
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'shera.db'}")
-    database.migrate()
+    database = sqlite_database(tmp_path)
     yield database
     database.dispose()
 

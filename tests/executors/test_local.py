@@ -15,37 +15,12 @@ from shera.executors.base import KILLED_EXIT_CODE, Executor, WorkflowContext
 from shera.executors.local import LocalExecutor
 from shera.model.plan import StepKind, StepPlan
 from shera.model.status import Status
+from tests.support.output import Sink
+from tests.support.processes import alive
 
 
 def step(*commands: str, name: str = "step", **fields: object) -> StepPlan:
     return StepPlan(name=name, kind=StepKind.COMMANDS, commands=commands, **fields)  # type: ignore[arg-type]
-
-
-def running(pid: int) -> bool:
-    """True while ``pid`` is a live process (zombies never reaped by this machine's PID 1 count as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-class Sink:
-    """Collects output chunks (thread-safe) and can run a hook on each chunk."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, chunk: bytes) -> None:
-        assert isinstance(chunk, bytes)
-        with self.lock:
-            self.chunks.append(chunk)
-
-    @property
-    def text(self) -> str:
-        with self.lock:
-            return b"".join(self.chunks).decode()
 
 
 @pytest.fixture
@@ -164,7 +139,7 @@ def test_timeout_kills_the_whole_group_even_grandchildren_ignoring_sigterm(
 
     assert (result.status, result.exit_code) == (Status.KILLED, KILLED_EXIT_CODE)
     pid = int(wait_for(workspace / "grandchild.pid"))
-    assert not running(pid)
+    assert not alive(pid)
     assert elapsed < 0.5 + 0.5 + 1.5  # timeout + kill grace + slack
 
 
@@ -188,7 +163,7 @@ def test_background_processes_left_by_a_finished_step_are_ended(
 ) -> None:
     result = executor.run_step(step("sleep 60 > /dev/null 2>&1 & echo $! > bg.pid"), {}, Sink())
     assert result.status is Status.SUCCESS
-    assert not running(int(wait_for(workspace / "bg.pid")))
+    assert not alive(int(wait_for(workspace / "bg.pid")))
 
 
 def test_a_plugin_step_fails_with_a_clear_error(executor: LocalExecutor) -> None:
@@ -207,13 +182,13 @@ def test_service_runs_in_the_background_and_teardown_stops_it(workspace: Path) -
     service = step("echo $$ > svc.pid", "echo started", "exec sleep 60", name="svc")
     ex.start_service(service, {}, out)
     pid = int(wait_for(workspace / "svc.pid"))
-    assert running(pid)
+    assert alive(pid)
 
     # Steps run while the service is up
     assert ex.run_step(step("test -s svc.pid"), {}, Sink()).status is Status.SUCCESS
 
     ex.teardown()
-    assert not running(pid)
+    assert not alive(pid)
     assert "started\n" in out.text
     ex.teardown()  # idempotent
 

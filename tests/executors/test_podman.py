@@ -17,27 +17,12 @@ from shera.executors.base import KILLED_EXIT_CODE, Executor, WorkflowContext
 from shera.executors.podman import PodmanExecutor
 from shera.model.plan import StepKind, StepPlan, Workspace
 from shera.model.status import Status
+from tests.support.output import Sink
 from tests.support.podman import PodmanTestEnv
 
 pytestmark = pytest.mark.podman
 
 Factory = Callable[..., PodmanExecutor]
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, chunk: bytes) -> None:
-        assert isinstance(chunk, bytes)
-        with self.lock:
-            self.chunks.append(chunk)
-
-    @property
-    def text(self) -> str:
-        with self.lock:
-            return b"".join(self.chunks).decode()
 
 
 def commands(

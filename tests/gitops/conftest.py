@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from shera.gitops.mirror import Mirrors
+from tests.support.processes import stop_process
+from tests.support.registry import free_port
 
 
 def quiet_env(home: Path, **extra: str) -> dict[str, str]:
@@ -109,13 +111,6 @@ def mirrors_factory(tmp_path: Path) -> Callable[..., Mirrors]:
     return make
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"git daemon tests cannot run: {reason}")
@@ -148,11 +143,6 @@ def git_daemon(served: Path, tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.05)
         yield f"git://127.0.0.1:{port}"
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait(timeout=10)
+        stop_process(daemon)
         if daemon.stderr:
             daemon.stderr.close()

@@ -13,7 +13,8 @@ import pytest
 from shera.gitops.errors import GitError, GitUnavailable
 from shera.gitops.gitcmd import GitRunner, hardened_env, trim
 from shera.gitops.mirror import Mirrors
-from tests.gitops.conftest import SourceRepo, free_port, quiet_env
+from tests.gitops.conftest import SourceRepo, quiet_env
+from tests.support.registry import free_port
 
 MakeMirrors = Callable[..., Mirrors]
 

@@ -19,6 +19,7 @@ from shera.settings import Settings
 from shera.store import images, secrets
 from shera.store.db import Database
 from tests.runs.support import make_project
+from tests.support.database import sqlite_database
 from tests.support.oci import Pushed, push_image
 from tests.support.registry import HtpasswdRegistry, free_port, registry, registry_htpasswd
 
@@ -29,8 +30,7 @@ REPO = "acme/app"
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'shera.db'}")
-    database.migrate()
+    database = sqlite_database(tmp_path)
     yield database
     database.dispose()
 

@@ -1,5 +1,5 @@
 """Fixtures of the runs-core tests (see ``tests.runs.support``)."""
 
-from tests.runs.support import database, pg_url, redis_server
+from tests.runs.support import redis_server
 
-__all__ = ["database", "pg_url", "redis_server"]
+__all__ = ["redis_server"]

@@ -1,11 +1,10 @@
-"""Test support for the runs core: a migrated database (SQLite, and PostgreSQL when
-``SHERA_TEST_DATABASE_URL`` is set), projects, a private redis-server, a local git repository, hooks."""
+"""Test support for the runs core: projects, a private redis-server, a local git repository, hooks
+(the migrated databases come from ``tests.support.database``)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -24,42 +23,9 @@ from shera.settings import Settings
 from shera.store.db import Database
 from shera.store.projects import create_project
 from shera.store.tenants import create_tenant
-
-PG_ENV = "SHERA_TEST_DATABASE_URL"
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh schema of the test PostgreSQL server for this session (dropped after), migrated once."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} is not set")
-    import psycopg
-
-    schema = f"shera_runs_{uuid.uuid4().hex[:10]}"
-    plain = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    db = Database(url)
-    db.migrate()
-    db.dispose()
-    yield url
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A migrated database: SQLite in tmp_path, and the PostgreSQL schema of the session when configured."""
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'shera.db'}")
-        db.migrate()
-    else:
-        db = Database(request.getfixturevalue("pg_url"))
-    yield db
-    db.dispose()
+from tests.support.processes import stop_process
+from tests.support.registry import free_port
+from tests.support.server import make_repo as make_app_repo
 
 
 def make_project(db: Database, **overrides: Any) -> ProjectRecord:
@@ -92,13 +58,6 @@ def push_hook(sha: str, *, branch: str = "main", delivery: str | None = None, **
 
 def sha_of(n: int) -> str:
     return f"{n:040x}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class RedisServer:
@@ -149,9 +108,8 @@ class RedisServer:
         client.close()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
 
 
@@ -163,33 +121,10 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Adora",
-        "GIT_AUTHOR_EMAIL": "adora@example.test",
-        "GIT_COMMITTER_NAME": "Adora",
-        "GIT_COMMITTER_EMAIL": "adora@example.test",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-    }
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True
-    )
-    return done.stdout.strip()
-
-
 def make_repo(root: Path, files: dict[str, str]) -> tuple[str, str]:
     """A bare repository (``file://`` URL) holding one commit of ``files``; returns (url, sha)."""
-    work, bare = root / "work", root / "app.git"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
-    for name, text in files.items():
-        path = work / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "pipeline")
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
-    return bare.as_uri(), git(work, "rev-parse", "HEAD")
+    repo = make_app_repo(root)
+    return repo.url, repo.commit(files, "pipeline")
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:

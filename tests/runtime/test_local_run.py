@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from shera.model.event import Event
 from shera.model.plan import Plan, StepKind, StepPlan, WorkflowPlan
 from shera.model.status import Status
 from shera.runtime.engine import run_plan
+from tests.support.processes import alive
 
 local = pytest.importorskip("shera.executors.local")
 
@@ -23,15 +23,6 @@ def sleeper_plan(pidfile: Path) -> Plan:
     )
     after = StepPlan(name="after", kind=StepKind.COMMANDS, commands=("echo after",))
     return Plan((WorkflowPlan(name="ci", stages=((step,), (after,))),))
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
 
 
 def run(tmp_path: Path, **kw: object) -> tuple[Status, dict[str, tuple[str, int]]]:

@@ -21,7 +21,7 @@ from shera.model.status import Status
 from shera.plugins import Registry
 from shera.steps.build_runner import BuildRunner, oci_labels
 from shera.steps.runner import RUNNERS, KindContext, KindResult, StepRunner
-from tests.support.imagebuild import buildah, busybox_context, registry_digest
+from tests.support.imagebuild import Log, buildah, busybox_context, registry_digest
 from tests.support.registry import HtpasswdRegistry, free_port
 
 # Fixtures imported by name (tests/conftest.py does not list these support plugins yet).
@@ -29,18 +29,6 @@ from tests.support.registry import HtpasswdRegistry, free_port
 pytestmark = pytest.mark.podman
 
 SHA = "5eb1d7c0a9b8e7f6d5c4b3a29180f7e6d5c4b3a2"
-
-
-class Log:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def __call__(self, chunk: bytes) -> None:
-        self.data += chunk
-
-    @property
-    def text(self) -> str:
-        return self.data.decode(errors="replace")
 
 
 def context_for(

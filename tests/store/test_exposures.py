@@ -1,10 +1,10 @@
 """Store: exposures are unique by (zone, host, path) across tenants — the same tenant updates its own,
-another tenant gets a Conflict; reads are tenant-scoped; balancer state is one row per (zone, kind)."""
+another tenant gets a Conflict; reads are tenant-scoped; balancer state is one row per (zone, kind).
+
+Runs against SQLite always, and against PostgreSQL too when ``SHERA_TEST_DATABASE_URL`` names a server.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,13 +15,11 @@ from shera.store.exposures import NewExposure
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'shera.db'}")
-    database.migrate()
+def db(db: Database) -> Database:
+    """The shared fresh database (``tests.support.database``) with the tenants acme and globex."""
     for tenant in ("acme", "globex"):
-        releases.ensure_tenant(database, tenant)
-    yield database
-    database.dispose()
+        releases.ensure_tenant(db, tenant)
+    return db
 
 
 def test_registering_again_updates_and_another_tenant_cannot_take_the_host(db: Database) -> None:

@@ -1,11 +1,12 @@
 """Store: releases — revisions per (tenant, app, environment), status changes, quarantine, what runs where,
-tenant scoping, and history queries over 1,000 releases."""
+tenant scoping, and history queries over 1,000 releases.
+
+Runs against SQLite always, and against PostgreSQL too when ``SHERA_TEST_DATABASE_URL`` names a server.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,14 +14,6 @@ from shera.store import releases, tenants
 from shera.store.db import Database
 from shera.store.errors import Conflict, NotFound
 from shera.store.releases import NewRelease
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'shera.db'}")
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ from shera.store import steps as step_store
 from shera.store.db import Database
 from shera.store.models import utcnow
 from shera.store.runs import NewRun
-from tests.runs.support import database, make_project, pg_url, sha_of
-
-__all__ = ["database", "pg_url"]
+from tests.runs.support import make_project, sha_of
 
 
 def new_run(n: int, branch: str = "main") -> NewRun:

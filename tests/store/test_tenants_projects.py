@@ -6,12 +6,6 @@ Runs against SQLite always, and against PostgreSQL too when ``SHERA_TEST_DATABAS
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import psycopg
 import pytest
 
 from shera.model.records import Role
@@ -19,32 +13,6 @@ from shera.store import projects, runs, secrets, stats, tenants, tokens
 from shera.store.db import Database
 from shera.store.errors import Conflict, NotFound
 from shera.store.runs import NewRun
-
-PG_URL = os.environ.get("SHERA_TEST_DATABASE_URL")
-BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'shera.db'}")
-        database.migrate()
-        yield database
-        database.dispose()
-        return
-    assert PG_URL is not None
-    name = f"shera_test_{uuid.uuid4().hex[:12]}"
-    admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    database = Database(admin.rsplit("/", 1)[0] + "/" + name)
-    try:
-        database.migrate()
-        yield database
-    finally:
-        database.dispose()
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def new_project(db: Database, tenant_id: str, name: str = "app") -> str:

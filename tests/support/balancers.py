@@ -36,10 +36,11 @@ import pytest
 
 from shera.contrib.exposure.errors import BalancerUnavailable
 from shera.contrib.exposure.haproxy import HaproxyBalancer
-from shera.contrib.exposure.model import Upstream
+from shera.contrib.exposure.model import Site, Upstream, ZoneConfig
 from shera.contrib.exposure.nginx import NginxBalancer
 from shera.contrib.exposure.process import ManagedBalancer
-from shera.contrib.exposure.render import VERSION_HEADER
+from shera.contrib.exposure.render import VERSION_HEADER, render_haproxy, render_nginx
+from tests.support.registry import free_port
 
 
 def unavailable(reason: str) -> None:
@@ -47,12 +48,6 @@ def unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"balancer tests cannot run: {reason}")
     pytest.skip(f"balancer tests need {reason}")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_balancer(kind: str, state_dir: Path, zone: str = "public") -> ManagedBalancer:
@@ -71,6 +66,15 @@ def start_balancer(kind: str, state_dir: Path, zone: str = "public") -> ManagedB
                 name.unlink(missing_ok=True)
     pytest.fail(f"{kind} did not start on a free port: {balancer.log_path.read_text()[-1000:]}")
     raise AssertionError  # unreachable: pytest.fail raises
+
+
+def apply_sites(balancer: ManagedBalancer, *sites: Site, tls_listen: str | None = None) -> str:
+    """Renders ``sites`` for ``balancer`` (its kind, zone and listen address), applies them, asserts the apply
+    succeeded and returns the version now served."""
+    render = render_haproxy if isinstance(balancer, HaproxyBalancer) else render_nginx
+    result = balancer.apply(render(ZoneConfig(balancer.zone, balancer.listen, sites, tls_listen)))
+    assert result.ok, result.message
+    return result.version or ""
 
 
 class NamedUpstream:
@@ -296,8 +300,12 @@ def haproxy_balancer(tmp_path: Path) -> Iterator[HaproxyBalancer]:
         balancer.stop()
 
 
+Upstreams = Callable[..., list[NamedUpstream]]
+"""The ``upstream_servers`` fixture: named upstream servers from names."""
+
+
 @pytest.fixture
-def upstream_servers() -> Iterator[Callable[..., list[NamedUpstream]]]:
+def upstream_servers() -> Iterator[Upstreams]:
     """A factory of named upstream servers; all are closed at teardown."""
     made: list[NamedUpstream] = []
 

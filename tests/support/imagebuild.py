@@ -31,6 +31,20 @@ MANIFEST_ACCEPT = ", ".join(
 )
 
 
+class Log:
+    """An output sink that keeps what buildah wrote; ``text`` decodes it leniently (tool output)."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def __call__(self, chunk: bytes) -> None:
+        self.data += chunk
+
+    @property
+    def text(self) -> str:
+        return self.data.decode(errors="replace")
+
+
 def busybox_context(directory: Path, extra: str = "", name: str = "Containerfile") -> Path:
     """A build context: the static busybox binary and a ``FROM scratch`` Containerfile, plus ``extra``."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.processes import stop_process
 
 REGISTRY_BINARY = "docker-registry"
 
@@ -51,14 +52,7 @@ class RunningRegistry:
 
     def stop(self) -> None:
         """Stop the registry (SIGTERM, then SIGKILL after 5 s); safe to call twice."""
-        if self.process.poll() is not None:
-            return
-        os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+        stop_process(self.process, timeout=5)
 
 
 def _unavailable(reason: str) -> None:

@@ -7,7 +7,6 @@ import hmac
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from tests.support.corpus import CORPUS
+from tests.support.processes import stop_process
 
 
 def git(repo: Path, *args: str) -> str:
@@ -150,14 +150,7 @@ class Server:
         return project
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout=30)
 
 
 def start_shera_up(tmp_path: Path, env: dict[str, str] | None = None) -> Server:
@@ -241,13 +234,8 @@ class RedisServer:
     def stop(self) -> None:
         """Stop it by pid (SIGTERM; it keeps nothing on disk, so it comes back empty)."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_process(process)
 
 
 @pytest.fixture

@@ -9,13 +9,9 @@ old worker finish its connections (bounded by ``hard-stop-after``); stop is ``SI
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import subprocess
 from pathlib import Path
 
-from shera.contrib.exposure.errors import BalancerUnavailable
 from shera.contrib.exposure.model import ZoneConfig
 from shera.contrib.exposure.process import ManagedBalancer
 from shera.contrib.exposure.render import Rendered, render_haproxy
@@ -43,30 +39,15 @@ class HaproxyBalancer(ManagedBalancer):
     def initial(self) -> Rendered:
         return render_haproxy(ZoneConfig(zone=self.zone, listen=self.listen))
 
-    def _binary(self) -> str:
-        found = shutil.which(self.binary)
-        if found is None:
-            raise BalancerUnavailable(
-                f"haproxy is not installed ({self.binary} not found; apt-get install haproxy)"
-            )
-        return found
-
     def validate(self, path: Path) -> str | None:
         argv = [self._binary(), "-c", "-f", str(path)]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-        if done.returncode == 0:
-            return None
-        output = (done.stderr + done.stdout).strip().replace(str(path), path.name)
-        return output or f"{self.kind} exited with {done.returncode} and no message"
+        return self._check(argv, path)
 
     def launch_argv(self) -> list[str]:
         return [self._binary(), "-W", "-f", str(self.live), "-p", str(self.pid_file)]
 
     def reload(self, pid: int) -> None:
-        try:
-            os.kill(pid, signal.SIGUSR2)
-        except ProcessLookupError as exc:
-            raise BalancerUnavailable(f"haproxy (pid {pid}) is gone") from exc
+        self._signal(pid, signal.SIGUSR2)
 
     def stop_signal(self) -> signal.Signals:
         return signal.SIGUSR1

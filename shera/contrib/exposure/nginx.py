@@ -10,7 +10,6 @@ runs as root the workers run as ``worker_user`` (root by default, so they can us
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -48,14 +47,6 @@ class NginxBalancer(ManagedBalancer):
     def initial(self) -> Rendered:
         return render_nginx(ZoneConfig(zone=self.zone, listen=self.listen))
 
-    def _binary(self) -> str:
-        found = shutil.which(self.binary)
-        if found is None:
-            raise BalancerUnavailable(
-                f"nginx is not installed ({self.binary} not found; apt-get install nginx)"
-            )
-        return found
-
     def _base_argv(self, config: Path) -> list[str]:
         (self.state_dir / "tmp").mkdir(parents=True, exist_ok=True)
         return [self._binary(), "-p", f"{self.state_dir}/", "-c", str(config), "-e", str(self.error_log)]
@@ -66,20 +57,13 @@ class NginxBalancer(ManagedBalancer):
 
     def validate(self, path: Path) -> str | None:
         argv = [*self._base_argv(path), "-g", self._globals(), "-t", "-q"]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-        if done.returncode == 0:
-            return None
-        output = (done.stderr + done.stdout).strip().replace(str(path), path.name)
-        return output or f"{self.kind} exited with {done.returncode} and no message"
+        return self._check(argv, path)
 
     def launch_argv(self) -> list[str]:
         return [*self._base_argv(self.live), "-g", self._globals()]
 
     def reload(self, pid: int) -> None:
-        try:
-            os.kill(pid, signal.SIGHUP)
-        except ProcessLookupError as exc:
-            raise BalancerUnavailable(f"nginx (pid {pid}) is gone") from exc
+        self._signal(pid, signal.SIGHUP)
 
     def retired(self, pid: int) -> bool:
         """An old worker closes its listeners when it starts shutting down (its title says so), which the

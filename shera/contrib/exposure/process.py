@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -91,6 +92,33 @@ class ManagedBalancer(ABC):
     def retired(self, pid: int) -> bool:
         """Whether the old worker ``pid`` has stopped accepting connections (default: assume so)."""
         return True
+
+    # -- helpers for subclasses --------------------------------------------------------------------
+
+    def _binary(self) -> str:
+        """The balancer's executable; ``BalancerUnavailable`` when it is not installed."""
+        found = shutil.which(self.binary)
+        if found is None:
+            raise BalancerUnavailable(
+                f"{self.kind} is not installed ({self.binary} not found; apt-get install {self.kind})"
+            )
+        return found
+
+    def _check(self, argv: list[str], path: Path) -> str | None:
+        """Runs the config check ``argv`` on ``path``: ``None`` when it passes, else what it said (the file
+        named by its name only)."""
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode == 0:
+            return None
+        output = (done.stderr + done.stdout).strip().replace(str(path), path.name)
+        return output or f"{self.kind} exited with {done.returncode} and no message"
+
+    def _signal(self, pid: int, sig: signal.Signals) -> None:
+        """Sends ``sig`` to ``pid``; ``BalancerUnavailable`` when that process is gone."""
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError as exc:
+            raise BalancerUnavailable(f"{self.kind} (pid {pid}) is gone") from exc
 
     # -- the Balancer protocol ---------------------------------------------------------------------
 

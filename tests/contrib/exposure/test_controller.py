@@ -22,14 +22,14 @@ from shera.errors import TemporaryError
 from shera.store import exposures, releases
 from shera.store.db import Database
 from tests.support.balancers import NamedUpstream, RequestLoop, fetch
+from tests.support.database import sqlite_database
 
 HOST = "web.t.example.test"
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'shera.db'}")
-    database.migrate()
+    database = sqlite_database(tmp_path)
     releases.ensure_tenant(database, "t")
     yield database
     database.dispose()

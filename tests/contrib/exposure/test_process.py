@@ -15,11 +15,10 @@ from shera.contrib.exposure.nginx import NginxBalancer
 from shera.contrib.exposure.probe import children
 from shera.contrib.exposure.process import ManagedBalancer
 from shera.contrib.exposure.render import Rendered, render_haproxy, render_nginx
-from tests.support.balancers import NamedUpstream, RequestLoop, fetch, start_balancer
+from tests.support.balancers import NamedUpstream, RequestLoop, Upstreams, fetch, start_balancer
 
 HOST = "web.acme.test"
 RENDER: dict[str, Callable[[ZoneConfig], Rendered]] = {"nginx": render_nginx, "haproxy": render_haproxy}
-Upstreams = Callable[..., list[NamedUpstream]]
 
 
 @pytest.fixture(params=["nginx", "haproxy"])

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from shera.deploy.kubernetes.target import KubernetesTarget
-from tests.deploy.kubernetes.support import ApplyingEmulator, Sink
+from tests.deploy.kubernetes.support import ApplyingEmulator
+from tests.support.output import Sink
 
 
 @pytest.fixture

@@ -153,20 +153,6 @@ def _status(code: int, reason: str, message: str) -> aiohttp.web.Response:
     return aiohttp.web.json_response({**body, "reason": reason, "message": message}, status=code)
 
 
-class Sink:
-    """An ``OutputSink`` that keeps what the target said."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def __call__(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)
-
-    @property
-    def text(self) -> str:
-        return b"".join(self.chunks).decode()
-
-
 async def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a blocking target method in a thread, so the emulator on this event loop can answer it."""
     return await asyncio.to_thread(function, *args, **kwargs)

@@ -27,7 +27,8 @@ from shera.deploy.base import DeploySpec, DeployTarget, HealthCheck, Volume
 from shera.deploy.kubernetes.render import render_manifests, render_secret
 from shera.deploy.kubernetes.target import KubernetesTarget
 from shera.errors import BackendUnavailable, ConfigError, PermanentError, TemporaryError
-from tests.deploy.kubernetes.support import DEPLOYMENTS, ApplyingEmulator, Sink, add_pod, call, play_rollout
+from tests.deploy.kubernetes.support import DEPLOYMENTS, ApplyingEmulator, add_pod, call, play_rollout
+from tests.support.output import Sink
 
 pytestmark = pytest.mark.asyncio
 
