@@ -2,8 +2,8 @@
 
 ``start_up`` runs ``python -m shera up --port 0`` with a known bootstrap token and ``file://`` git URLs,
 waits for its "She-Ra is up at" line, and returns an ``Up``; ``Up.stop`` ends it by pid (SIGTERM, then
-SIGKILL), and ``shera up`` stops its own worker and Redis children. ``tree_rss`` reads ``VmRSS`` of a
-process and all its descendants from ``/proc``.
+SIGKILL), and ``shera up`` stops its own worker and Redis children. ``tree_memory`` reads the resident
+memory of a process and all its descendants from ``/proc``, both as RSS and as PSS (see there).
 """
 
 from __future__ import annotations
@@ -66,6 +66,18 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: the process's private resident pages plus its share of the pages it shares
+    with other processes (a page mapped by 3 processes counts 1/3 in each)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -73,16 +85,29 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def tree_rss(pid: int) -> dict[str, int]:
-    """RSS by process of the tree under ``pid``, keyed ``api`` (``pid`` itself), ``worker``, ``redis``,
-    ``registry`` (the private image registry), ``other`` (steps and git commands running at that moment)."""
-    rss = {"api": 0, "worker": 0, "redis": 0, "registry": 0, "other": 0}
-    roles = (("shera worker", "worker"), ("redis-server", "redis"), ("docker-registry", "registry"))
+ROLES = (
+    ("shera worker", "worker"),
+    ("redis-server", "redis"),
+    ("docker-registry", "registry"),
+    ("nginx", "nginx"),
+)
+
+
+def tree_memory(pid: int) -> dict[str, tuple[int, int]]:
+    """(RSS, PSS) in bytes by process role of the tree under ``pid``: ``api`` (``pid`` itself), ``worker``,
+    ``redis``, ``registry`` (the private image registry), ``nginx`` (the embedded balancer, master and
+    workers), ``other`` (steps and git commands running at that moment).
+
+    Summed over processes, RSS counts every shared page once per process that maps it (the Python
+    interpreter's text, shared libraries, nginx's workers forked from its master); the sum of PSS counts
+    each page once, so it is the memory the tree really holds. Both are reported."""
+    memory = {role: (0, 0) for role in ("api", "worker", "redis", "registry", "nginx", "other")}
     for proc in descendants(pid):
         line = cmdline(proc)
-        role = "api" if proc == pid else next((r for key, r in roles if key in line), "other")
-        rss[role] += rss_bytes(proc)
-    return rss
+        role = "api" if proc == pid else next((r for key, r in ROLES if key in line), "other")
+        rss, pss = memory[role]
+        memory[role] = (rss + rss_bytes(proc), pss + pss_bytes(proc))
+    return memory
 
 
 @dataclass
@@ -105,8 +130,8 @@ class Up:
                 return proc
         return None
 
-    def rss(self) -> dict[str, int]:
-        return tree_rss(self.process.pid)
+    def memory(self) -> dict[str, tuple[int, int]]:
+        return tree_memory(self.process.pid)
 
     def stop(self) -> None:
         """SIGTERM ``shera up`` (it stops its children); then SIGKILL, by pid, what is left of its tree."""

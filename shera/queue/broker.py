@@ -1,7 +1,8 @@
 """Queue layer: the dramatiq broker, built explicitly from settings (never dramatiq's global broker).
 
 ``redis_url == "stub://"`` gives an in-memory ``StubBroker`` (tests, single-process demos); any other URL a
-``RedisBroker`` under ``queue_namespace``. Run ids travel as the only argument of one actor on one queue.
+``RedisBroker`` under ``queue_namespace`` whose idle consumers are woken by new messages (``queue.wakeup``).
+Run ids travel as the only argument of one actor on one queue.
 Only ``Retries`` middleware is installed: a run's lifetime is bounded by its lease, not by dramatiq's time
 limit, and nothing else is used. Redis and dramatiq errors are translated to ``BackendUnavailable`` here.
 """
@@ -19,6 +20,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, Retries
 
 from shera.errors import BackendUnavailable, ConfigError
+from shera.queue.wakeup import WakingRedisBroker
 from shera.settings import Settings
 
 QUEUE = "shera-runs"
@@ -40,7 +42,7 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
             client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
         except ValueError as exc:
             raise ConfigError(f"invalid SHERA_REDIS_URL {url!r}: {exc}") from exc
-        broker = RedisBroker(  # type: ignore[no-untyped-call]
+        broker = WakingRedisBroker(  # type: ignore[no-untyped-call]
             client=client, namespace=settings.queue_namespace, middleware=middleware
         )
     broker.declare_queue(QUEUE)

@@ -37,10 +37,9 @@ from shera.store.db import Database
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 20
-"""How long an idle worker waits at most between looks at the queue (bounds push-to-start latency: dramatiq
-backs off to 50-100% of it, so a run waits ~8 ms on average). Each look costs: an idle worker uses ~6% of a
-core at 20 ms (~4% at 50 ms, which added ~20 ms to every push-to-start; ~9% at 10 ms)."""
+IDLE_WAIT_MS = 1000
+"""How long an idle consumer blocks on the queue's wake list before it looks again (``queue.wakeup``: a new
+message wakes it at once, so this bounds only shutdown and delayed-retry latency, not push-to-start)."""
 STOP_TIMEOUT_MS = 60_000
 
 
@@ -70,7 +69,7 @@ def run_worker(
         status_hook=status_hook or forge_status_hook(db, settings, load_forges()),
     )
     declare_actors(broker, ctx)
-    worker = dramatiq.Worker(broker, worker_threads=settings.worker_threads, worker_timeout=POLL_MS)
+    worker = dramatiq.Worker(broker, worker_threads=settings.worker_threads, worker_timeout=IDLE_WAIT_MS)
     # Prefetch no more than can run: a message waiting in this worker is a run another worker could start.
     worker.queue_prefetch = settings.worker_threads
     worker.start()
