@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from bench.gitrepo import BareRepo, Commit, make_bare, push_payload, signed
-from bench.stats import MB, epoch, percentile, show
+from bench.stats import MB, epoch, percentile, quiet_disk, show
 from bench.upproc import TERMINAL, Up, list_all_runs, make_project, rss_bytes, start_up
 
 PUSHES = 20
@@ -197,7 +197,9 @@ def bench_pushes(root: Path) -> list[Result]:
     up = start_up(root)
     try:
         token, project = make_project(up, "runs", repo.url)
+        quiet_disk()
         results = latencies(up, token, project, repo)
+        quiet_disk()
         results += burst(up, token, project, repo)
         results += flood(up, root)
     finally:

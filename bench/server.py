@@ -12,6 +12,9 @@ Two ``shera up`` instances on temp data dirs (SQLite, private Redis), each stopp
    target applies to the sum of PSS (each shared page counted once); the sum of RSS is printed beside it.
 2. Push-to-run latency, a 100-branch burst and a 1 GB-output step on a second, quiet instance
    (``bench.pushes``).
+
+Each timed phase starts after ``sync`` (``bench.stats.quiet_disk``): the writeback of an earlier phase's files
+otherwise stalls this one's file operations and doubles its latencies on this machine's disk.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 from bench.gitrepo import Commit, make_bare, push_payload, signed
 from bench.loadgen import write_requests
 from bench.pushes import bench_pushes
-from bench.stats import MB, percentile, show
+from bench.stats import MB, percentile, quiet_disk, show
 from bench.upproc import Up, list_all_runs, make_project, start_up
 from tests.support.processes import stop_process
 
@@ -95,6 +98,7 @@ def run_floor(root: Path, commits: list[Commit], url: str) -> tuple[float, float
         while not _port_answers(port) and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
         base = f"http://127.0.0.1:{port}"
+        quiet_disk()
         return summary(load(root / "floor.jsonl", f"{base}/hooks/github/floor", f"{base}/healthz"), "202")
     finally:
         stop_process(process)
@@ -118,6 +122,7 @@ def bench_webhooks(root: Path) -> list[Result]:
         secret = project["webhook_secret"]
         requests = [signed(push_payload(repo.url, c), secret, f"bench-{i}") for i, c in enumerate(commits)]
         write_requests(root / "hooks.jsonl", requests)
+        quiet_disk()
         result = load(root / "hooks.jsonl", project["hook_url"], f"{up.url}/healthz")
         after = up.memory()
         states = _runs_by_status(up, token, project["id"])

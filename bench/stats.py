@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -34,3 +35,9 @@ def show(label: str, figure: str, target: str, ok: bool, floor: str = "") -> boo
     beside = f"; floor {floor}" if floor else ""
     print(f"  {label}: {figure} (target {target}{beside}) {verdict(ok)}")
     return ok
+
+
+def quiet_disk() -> None:
+    """Write back every dirty page now (``sync``), so the writeback of what an earlier phase wrote (images,
+    thousands of workspaces) does not stall the file operations of the phase about to be measured."""
+    os.sync()

@@ -66,8 +66,8 @@ def create_app(
 
     ``registry`` supplies the forges and executors (default: the ``shera.forges`` and ``shera.executors``
     entry points); ``log_poll_seconds`` is how often live log streams look for new chunks;
-    ``on_run_created(run_id)`` is called after a run was committed (the server wakes its outbox relay so the
-    run reaches a worker at once instead of at the relay's next poll). It must not block or raise.
+    ``on_run_created(run_id)`` is called after a run was committed (the server wakes the workers' outbox
+    relays so the run reaches a worker at once instead of at a relay's next poll). It must not block or raise.
     """
     registry = registry or Registry.from_entry_points((FORGES, EXECUTORS))
 

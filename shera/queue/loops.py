@@ -18,6 +18,7 @@ from shera.deploy.service import DeployService
 from shera.queue.broker import send_run
 from shera.queue.relay import Relay, reconcile
 from shera.queue.retention import apply_retention
+from shera.queue.wakeup import WakingRedisBroker
 from shera.runs.reaper import reap
 from shera.settings import Settings
 from shera.steps.deploy_wiring import open_service
@@ -74,7 +75,8 @@ def start_loops(
     """Start the chosen loops with the intervals of ``settings`` (image retention: an idempotent pass every
     ``image_retention_interval`` seconds; ``sync: auto`` apps re-applied every ``sync_interval`` seconds when
     the live state drifted from the deploy repository; several processes may run both)."""
-    outbox_relay = Relay(db, lambda run_id: send_run(broker, run_id)) if relay else None
+    waiter = broker.relay_wake.wait if isinstance(broker, WakingRedisBroker) else None
+    outbox_relay = Relay(db, lambda run_id: send_run(broker, run_id), waiter=waiter) if relay else None
     loops = Loops(outbox_relay)
     if outbox_relay is not None:
         loops.spawn("shera-relay", outbox_relay.run)

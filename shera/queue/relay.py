@@ -3,7 +3,8 @@
 The relay claims pending outbox rows, sends each run id, and gives back what it could not send. While the
 queue is down it keeps the rows, logs one warning for the outage, and retries with a growing pause (up to
 ``max_backoff``); nothing raises out of ``run``. ``wake()`` makes it look at once (after a run was created
-in this process), otherwise it polls every ``idle`` seconds.
+in this process), otherwise it looks every ``idle`` seconds; with a ``waiter`` (the Redis wake list the API
+notifies, ``queue.wakeup``) those idle pauses end as soon as another process created a run.
 
 The reconciler treats dramatiq as a transport, never as the record: a run ``queued`` in the database for
 longer than ``older_than`` seconds, with no unsent outbox row, no send within that time and (on Redis) no
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 Send = Callable[[str], None]
 """Sends one run id to the queue; raises ``BackendUnavailable`` when the queue is down."""
 
+Waiter = Callable[[float], "bool | None"]
+"""Blocks up to the given seconds for a wake-up from elsewhere; True woken, False timed out, None when it
+cannot wait (then the relay pauses on its own)."""
+
 SENT_RETENTION = timedelta(days=1)
 
 
@@ -40,9 +45,17 @@ class Relay:
     """Moves outbox rows to the queue; ``run(stop)`` in a thread, ``pump()`` for one pass."""
 
     def __init__(
-        self, db: Database, send: Send, *, batch: int = 100, idle: float = 0.1, max_backoff: float = 5.0
+        self,
+        db: Database,
+        send: Send,
+        *,
+        batch: int = 100,
+        idle: float = 0.1,
+        max_backoff: float = 5.0,
+        waiter: Waiter | None = None,
     ) -> None:
         self.db = db
+        self.waiter = waiter
         self.send = send
         self.batch = batch
         self.idle = idle
@@ -87,7 +100,15 @@ class Relay:
                 self._down = False
             pause = self.idle
             if sent < self.batch:
-                self._sleep(self.idle)
+                self._idle(stop)
+
+    def _idle(self, stop: threading.Event) -> None:
+        """The pause between passes: on the ``waiter`` when there is one (it cannot see ``wake``, so it
+        waits ``idle`` at most), else on this relay's own wake-up."""
+        waits = self.waiter is not None and not self._wake.is_set() and not stop.is_set()
+        if waits and self.waiter is not None and self.waiter(self.idle) is not None:
+            return
+        self._sleep(self.idle)
 
     def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``, less when woken (``Loops.stop`` wakes the relay too)."""

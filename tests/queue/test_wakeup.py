@@ -9,8 +9,12 @@ from pathlib import Path
 import redis
 
 from shera.queue.broker import QUEUE, close, make_broker, send_run
-from shera.queue.wakeup import WAKE_TOKENS, WakingConsumer, WakingRedisBroker
-from tests.runs.support import RedisServer, settings_for
+from shera.queue.relay import Relay
+from shera.queue.wakeup import WAKE_TOKENS, RelayWaker, WakingConsumer, WakingRedisBroker
+from shera.runs.create import create_from_hook
+from shera.store.db import Database
+from tests.queue.test_relay import messages
+from tests.runs.support import RedisServer, make_project, push_hook, settings_for, sha_of
 
 IDLE_MS = 30_000
 
@@ -57,7 +61,7 @@ def test_a_message_without_a_wake_token_is_still_fetched_before_blocking(
     # Given a message whose wake token another consumer already took,
     send_run(broker, "run-2")
     client = redis.Redis.from_url(redis_server.url)
-    client.delete(broker.wake_key(QUEUE))
+    client.delete(broker.wake_list(QUEUE).key)
     consumer = broker.consume(QUEUE, prefetch=1, timeout=IDLE_MS)
     started = time.monotonic()
     # a consumer still returns it at once (it fetches before it waits).
@@ -75,7 +79,7 @@ def test_the_wake_list_stays_short_and_expires_when_nobody_consumes(
     for index in range(WAKE_TOKENS * 3):
         send_run(broker, f"run-{index}")
     client = redis.Redis.from_url(redis_server.url)
-    key = broker.wake_key(QUEUE)
+    key = broker.wake_list(QUEUE).key
     assert client.llen(key) == WAKE_TOKENS
     assert int(client.ttl(key)) > 0
     client.close()
@@ -90,3 +94,35 @@ def test_an_idle_consumer_with_nothing_to_do_returns_after_its_timeout(
     # So the worker's consumer thread gets control back to check for shutdown.
     assert next(consumer) is None
     close(broker)
+
+
+def test_a_relay_idling_on_the_wake_list_sends_a_new_run_when_the_api_pokes_it(
+    database: Database, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    broker = _broker(tmp_path, redis_server)
+    relay = Relay(database, lambda run_id: send_run(broker, run_id), idle=30, waiter=broker.relay_wake.wait)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,))
+    # Given a worker's relay that found nothing and now idles for up to 30 s,
+    thread.start()
+    time.sleep(0.3)
+    # when the API (another process: its own broker) commits a run and pokes the relays,
+    api_broker = _broker(tmp_path, redis_server)
+    waker = RelayWaker(api_broker.relay_wake)
+    run_id = create_from_hook(database, make_project(database), "github", push_hook(sha_of(1))).run_id
+    waker.poke()
+    try:
+        # then the relay sends it long before its idle pause would have ended.
+        deadline = time.monotonic() + 10
+        while run_id not in messages(redis_server) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert messages(redis_server)[str(run_id)] == 1
+    finally:
+        stop.set()
+        relay.wake()
+        waker.poke()  # a token ends the relay's wait on the list at once
+        thread.join(40)
+        waker.close()
+        close(api_broker)
+        close(broker)
+    assert not thread.is_alive()
