@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from shera.api.auth import Authenticator, bootstrap
+from shera.api.hookprojects import HookProjects
 from shera.api.metrics import Metrics, MetricsMiddleware
 from shera.api.routes import (
     apps,
@@ -90,6 +91,7 @@ def create_app(
     app.state.mirrors = Mirrors(settings.data_dir / "mirrors", settings.allowed_git_schemes, timeout=120.0)
     app.state.log_poll_seconds = log_poll_seconds
     app.state.run_created = on_run_created or (lambda _run_id: None)
+    app.state.hook_projects = HookProjects(db)
     app.state.metrics = Metrics(lambda: runs_by_status(db))
 
     for router in (

@@ -180,3 +180,49 @@ def test_webhook_outcomes_are_counted(api: Api, acme: Tenant) -> None:
     assert 'shera_webhooks_total{forge="github",outcome="duplicate"} 1.0' in text
     assert 'shera_webhooks_total{forge="github",outcome="rejected"} 1.0' in text
     assert 'shera_runs{status="queued"} 1.0' in text
+
+
+def test_a_rotated_secret_verifies_at_once_and_the_old_one_stops(api: Api, acme: Tenant) -> None:
+    project = api.project(acme)
+    old = project["webhook_secret"]
+    first = push("b" * 40)
+    assert api.client.post(project["hook_url"], content=first, headers=signed(first, old)).status_code == 202
+    # Rotated through this API process: the project kept for the webhook path is dropped at once.
+    rotated = api.client.post(f"/api/v1/projects/{project['id']}/webhook-secret", headers=acme.auth())
+    new = rotated.json()["webhook_secret"]
+    body = push("c" * 40)
+    refused = api.client.post(project["hook_url"], content=body, headers=signed(body, old, delivery="d-2"))
+    accepted = api.client.post(project["hook_url"], content=body, headers=signed(body, new, delivery="d-3"))
+    assert (refused.status_code, accepted.status_code) == (401, 202)
+
+
+def test_a_secret_rotated_by_another_api_process_verifies_at_once(api: Api, acme: Tenant) -> None:
+    from shera.store.projects import update_project
+
+    project = api.project(acme)
+    first = push("b" * 40)
+    headers = signed(first, project["webhook_secret"])
+    assert api.client.post(project["hook_url"], content=first, headers=headers).status_code == 202
+    # Another API process rotates the secret (straight in the database: this process is not told);
+    update_project(api.db, project["id"], acme.id, webhook_secret="rotated-elsewhere-" + "x" * 20)
+    body = push("c" * 40)
+    new_headers = signed(body, "rotated-elsewhere-" + "x" * 20, delivery="d-2")
+    # the new secret verifies at once (a failed check re-reads the project),
+    assert api.client.post(project["hook_url"], content=body, headers=new_headers).status_code == 202
+    # and the old one no longer does (that re-read replaced what was kept).
+    late = push("d" * 40)
+    old_headers = signed(late, project["webhook_secret"], delivery="d-3")
+    assert api.client.post(project["hook_url"], content=late, headers=old_headers).status_code == 401
+
+
+def test_a_deleted_project_gets_404_at_once(api: Api, acme: Tenant) -> None:
+    project = api.project(acme)
+    body = push()
+    headers = signed(body, project["webhook_secret"])
+    assert api.client.post(project["hook_url"], content=body, headers=headers).status_code == 202
+    assert api.client.delete(f"/api/v1/projects/{project['id']}", headers=acme.auth()).status_code == 204
+    again = push("e" * 40)
+    response = api.client.post(
+        project["hook_url"], content=again, headers=signed(again, project["webhook_secret"])
+    )
+    assert response.status_code == 404

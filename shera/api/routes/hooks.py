@@ -3,7 +3,7 @@
 Order (each step before anything of the next is done):
 1. unknown forge → 404; ``Content-Length`` over ``webhook_max_bytes`` → 413 before reading the body;
 2. read the body, stopping at the cap → 413 without reading the rest;
-3. unknown project, or a project of another forge → 404;
+3. unknown project, or a project of another forge → 404 (projects are kept a second: ``api.hookprojects``);
 4. verify the signature on the raw bytes with the project's secret → 401, nothing parsed or stored;
 5. parse: malformed body → 200 ``ignored`` (a 4xx would make GitLab disable the hook); ping → 200 ``pong``;
    ignored events → 200 ``ignored``;
@@ -21,12 +21,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from shera.api.hookprojects import HookProjects
 from shera.api.metrics import Metrics
 from shera.api.schemas import HookAccepted
 from shera.forges.base import BadPayload, Forge
 from shera.runs.create import create_from_hook
 from shera.store.db import Database
-from shera.store.projects import get_project
 
 router = APIRouter(tags=["webhooks"])
 
@@ -58,13 +58,23 @@ async def _read_capped(request: Request, cap: int) -> bytes:
 
 
 def _accept(
-    db: Database, forge: Forge, project_id: str, headers: Mapping[str, str], body: bytes
+    db: Database,
+    projects: HookProjects,
+    forge: Forge,
+    project_id: str,
+    headers: Mapping[str, str],
+    body: bytes,
 ) -> tuple[int, HookAccepted]:
-    project = get_project(db, project_id, None) if _ID.match(project_id) else None
+    project = projects.get(project_id) if _ID.match(project_id) else None
     if project is None or project.forge != forge.name:
         raise HookRejected(404, "project not found")
     if not forge.verify(headers, body, project.webhook_secret):
-        raise HookRejected(401, "invalid or missing webhook signature")
+        # The kept secret may be an old one (rotated in another API process): verify against a fresh read.
+        project = projects.get(project_id, fresh=True)
+        if project is None or project.forge != forge.name:
+            raise HookRejected(404, "project not found")
+        if not forge.verify(headers, body, project.webhook_secret):
+            raise HookRejected(401, "invalid or missing webhook signature")
     try:
         hook = forge.parse(headers, body)
     except BadPayload as exc:
@@ -99,7 +109,9 @@ async def receive_hook(forge: str, project_id: str, request: Request) -> JSONRes
         if adapter is None:
             raise HookRejected(404, "unknown forge")
         body = await _read_capped(request, request.app.state.settings.webhook_max_bytes)
-        code, reply = await run_in_threadpool(_accept, db, adapter, project_id, request.headers, body)
+        projects: HookProjects = request.app.state.hook_projects
+        headers = request.headers
+        code, reply = await run_in_threadpool(_accept, db, projects, adapter, project_id, headers, body)
     except HookRejected as exc:
         metrics.webhook(forge if adapter else "unknown", "rejected")
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)

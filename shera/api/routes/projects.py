@@ -124,23 +124,27 @@ def update_project(
         grants = (executor == LOCAL and current.executor != LOCAL) or (trusted and not current.trusted)
         _check_execution(request, principal, executor, trusted, needs_admin=grants)
     record = projects.update_project(db, project_id, principal.tenant_id, **changes)
+    request.app.state.hook_projects.forget(project_id)
     return present.project(record, settings.public_url)
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_project(project_id: str, db: DbDep, principal: AdminDep) -> Response:
+def delete_project(project_id: str, request: Request, db: DbDep, principal: AdminDep) -> Response:
     """Delete the project with its secrets, runs and logs (admin)."""
     projects.delete_project(db, project_id, principal.tenant_id)
+    request.app.state.hook_projects.forget(project_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{project_id}/webhook-secret")
 def rotate_webhook_secret(
-    project_id: str, db: DbDep, settings: SettingsDep, principal: MaintainerDep
+    project_id: str, request: Request, db: DbDep, settings: SettingsDep, principal: MaintainerDep
 ) -> WebhookSecret:
-    """Replace the webhook secret (the old one stops verifying at once); shown in this response only."""
+    """Replace the webhook secret; shown in this response only. The new one verifies at once; the old one
+    stops at once on this API process, within a second on others (``api.hookprojects``)."""
     owned_project(db, project_id, principal.tenant_id)
     record = projects.update_project(db, project_id, principal.tenant_id, webhook_secret=new_webhook_secret())
+    request.app.state.hook_projects.forget(project_id)
     return WebhookSecret(
         webhook_secret=record.webhook_secret, hook_url=present.hook_url(settings.public_url, record)
     )
