@@ -154,6 +154,7 @@ def _run(
             event=prepared.event,
             secrets=secrets,
             source_dir=prepared.source,
+            source_disposable=True,
             work_dir=workspace / "work",
             reporter=reporter,
             cancel=cancel,

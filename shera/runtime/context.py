@@ -15,7 +15,7 @@ from shera.runtime.environment import EnvironmentBuilder
 from shera.runtime.masking import SecretMasker
 from shera.runtime.output import StepOutput
 from shera.runtime.reporter import Reporter
-from shera.runtime.workspace import StepWorkspace
+from shera.runtime.workspace import SourceTree, StepWorkspace
 from shera.steps.runner import StepRunner
 
 ExecutorFactory = Callable[[WorkflowPlan], Executor]
@@ -32,7 +32,7 @@ class RunOptions:
     reporter: Reporter
     cancel: threading.Event
     work_dir: Path
-    source_dir: Path | None = None
+    source: SourceTree | None = None
     step_timeout: float | None = None
     runners: Mapping[str, StepRunner] = field(default_factory=dict)
     """Runners of She-Ra step kinds by ``uses:`` name; a kind without one fails its step clearly."""

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from shera.model.event import Event
-from shera.model.plan import Plan, WorkflowPlan
+from shera.model.plan import Plan, StepKind, WorkflowPlan
 from shera.model.status import Status
 from shera.runtime.context import ExecutorFactory, RunOptions
 from shera.runtime.environment import EnvironmentBuilder, VariablesProvider
@@ -28,7 +28,7 @@ from shera.runtime.masking import SecretMasker
 from shera.runtime.reporter import NullReporter, Reporter
 from shera.runtime.results import RunResult, StepOutcome, WorkflowResult, overall_status
 from shera.runtime.workflow import not_run, run_workflow
-from shera.runtime.workspace import safe_name
+from shera.runtime.workspace import SourceTree, safe_name
 from shera.steps.runner import StepRunner
 
 _FAILED = frozenset({Status.FAILURE, Status.KILLED, Status.SKIPPED})
@@ -42,6 +42,7 @@ def run_plan(
     secrets: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     source_dir: Path | None = None,
+    source_disposable: bool = False,
     work_dir: Path,
     reporter: Reporter | None = None,
     step_timeout: float | None = None,
@@ -56,13 +57,16 @@ def run_plan(
 
     ``executor_factory`` makes a fresh executor per workflow. ``secrets`` maps secret names to values
     (withheld from pull requests from forks); their values are masked in everything reported. ``env``
-    overrides every other variable. ``source_dir`` is copied into the workspace by clone steps.
+    overrides every other variable. ``source_dir`` is copied into the workspace by clone steps; with
+    ``source_disposable`` (a checkout made for this run alone) the last clone step moves it there instead.
     ``work_dir`` holds one directory per workflow. ``step_timeout`` applies to steps without their own.
     ``variables`` provides the ``CI_*`` variables (see ``environment.VariablesProvider``). ``runners`` run
     the She-Ra step kinds (``uses:``) by name; ``data_dir``, ``project`` and ``run_id`` are passed to them.
     """
     secrets = dict(secrets or {})
     cancel = cancel or threading.Event()
+    workflows = [wf for wf in plan.workflows if not wf.skipped]
+    clones = sum(1 for wf in workflows for step in wf.steps if step.kind is StepKind.CLONE)
     options = RunOptions(
         executor_factory=executor_factory,
         environment=EnvironmentBuilder(
@@ -76,7 +80,9 @@ def run_plan(
         reporter=reporter or NullReporter(),
         cancel=cancel,
         work_dir=work_dir,
-        source_dir=source_dir,
+        source=None
+        if source_dir is None
+        else SourceTree(source_dir, clones=clones, disposable=source_disposable),
         step_timeout=step_timeout,
         runners=dict(runners or {}),
         event=event,
@@ -85,7 +91,6 @@ def run_plan(
         project=project,
         run_id=run_id,
     )
-    workflows = [wf for wf in plan.workflows if not wf.skipped]
     results = _Scheduler(workflows, options).run()
     ordered = [results[i] for i in range(len(workflows))]
     return RunResult(overall_status(ordered, cancelled=cancel.is_set()), ordered)

@@ -15,7 +15,6 @@ from shera.runtime.context import WorkflowRun
 from shera.runtime.environment import MissingSecretError
 from shera.runtime.output import StepOutput
 from shera.runtime.results import StepOutcome
-from shera.runtime.workspace import clone_source
 from shera.steps.runner import KindContext
 
 FAILED_TO_START_EXIT_CODE = 1
@@ -137,11 +136,9 @@ def _run_kind(run: WorkflowRun, step: StepPlan, env: Mapping[str, str], sink: St
 
 
 def _clone(run: WorkflowRun, sink: StepOutput) -> StepResult:
-    source = run.options.source_dir
+    source = run.options.source
     if source is None:
         sink(b"no source directory given; the workspace stays empty\n")
         return StepResult(Status.SUCCESS, 0)
-    dest = run.workspace.source
-    count = clone_source(source, dest)
-    sink(f"copied {count} files from {source}\n".encode())
+    sink(source.fill(run.workspace.source).encode())
     return StepResult(Status.SUCCESS, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -220,6 +221,30 @@ def test_clone_copies_the_source_with_git(tmp_path: Path) -> None:
     assert (copied / "app.py").read_text() == "print(1)\n"
     assert (copied / ".git" / "HEAD").is_file()
     assert b"copied 2 files" in recorder.output["clone"]
+    # Not a checkout of the run's own: the user's tree is only read.
+    assert (source / "app.py").is_file()
+
+
+def test_a_runs_own_checkout_is_moved_by_its_last_clone_and_copied_before(tmp_path: Path) -> None:
+    source = tmp_path / "checkout"
+    (source / ".git").mkdir(parents=True)
+    (source / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (source / "app.py").write_text("print(1)\n")
+    clone = StepPlan(name="clone", kind=StepKind.CLONE)
+    first = workflow("first", (clone,), (cmd("a"),))
+    second = dataclasses.replace(workflow("second", (clone,), (cmd("b"),)), depends_on=("first",))
+    result, stubs, recorder = run_stub(
+        Plan((first, second)), tmp_path, source_dir=source, source_disposable=True
+    )
+    assert result.status is Status.SUCCESS
+    for name in ("first", "second"):
+        ctx = stubs.made[name].context
+        assert ctx is not None
+        assert (ctx.workspace_dir / ctx.workspace.path / "app.py").read_text() == "print(1)\n"
+    # The first workflow got a copy; the second, the last clone of the run, took the checkout itself.
+    first_log, second_log, _ = recorder.output["clone"].split(b"\n")
+    assert first_log.startswith(b"copied 2 files") and second_log.startswith(b"moved the checkout")
+    assert not source.exists()
 
 
 def test_every_step_gets_times(tmp_path: Path) -> None:
