@@ -69,6 +69,7 @@ class Mirrors:
         self._locks = MirrorLocks(timeout + 60.0 if lock_timeout is None else lock_timeout)
         self._guard = threading.Lock()
         self._fetched: dict[Path, float] = {}
+        self._skeleton: Path | None = None
 
     def path_of(self, url: str) -> Path:
         """Where the mirror of ``url`` lives (it may not exist yet); ``UnsafeURL`` for a refused URL."""
@@ -166,17 +167,19 @@ class Mirrors:
     def _copy(self, url: str, full: str, dest: Path) -> None:
         """Make the empty ``dest`` a clone of the mirror checked out at ``full`` (detached).
 
-        What ``git clone --no-checkout`` of the mirror would give, in two git processes instead of
-        five (clone runs ``sh`` and ``upload-pack`` for a local path): ``git init``, then the mirror's
-        objects are copied (never linked) and its heads and tags written as ``refs/remotes/origin/*``
-        and ``refs/tags/*`` under the mirror's shared lock, ``origin`` set to ``url`` without
-        credentials, then ``git checkout``. ``GitError`` when ``full`` is not a commit of the mirror.
+        What ``git clone --no-checkout`` of the mirror would give, in one git process instead of five
+        (clone runs ``sh`` and ``upload-pack`` for a local path): the empty repository ``git init``
+        made once (``_empty_repository``) is copied, then the mirror's objects are copied (never linked)
+        and its heads and tags written as ``refs/remotes/origin/*`` and ``refs/tags/*`` under the
+        mirror's shared lock, ``origin`` set to ``url`` without credentials, then ``git checkout``.
+        ``GitError`` when ``full`` is not a commit of the mirror.
         """
         mirror = self.path_of(url)
         git_dir = dest / ".git"
-        self._git.run(
-            ["init", "--quiet", "--template=", "--end-of-options", str(dest)], what="creating a work tree"
-        )
+        try:
+            shutil.copytree(self._empty_repository(), git_dir, symlinks=True)
+        except OSError as exc:
+            raise GitError(f"creating a work tree in {dest}: {exc}") from exc
         with self._locks.shared(_lockfile(mirror)):
             try:
                 refs = mirrored_refs(mirror)
@@ -201,6 +204,23 @@ class Mirrors:
         self._git.run(
             [*work, "checkout", "--detach", "--force", "--quiet", full, "--"], what=f"checkout {full}"
         )
+
+    def _empty_repository(self) -> Path:
+        """The ``.git`` of an empty work tree as ``git init --template=`` makes it, made once per process
+        (it holds no path, so copying it is the same as running ``git init`` in the destination)."""
+        with self._guard:
+            if self._skeleton is not None and (self._skeleton / "HEAD").is_file():
+                return self._skeleton
+            scratch = self._root / f".empty.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+            for stale in self._root.glob(".empty.*"):
+                if not _process_alive(stale.name.split(".")[2]):
+                    shutil.rmtree(stale, ignore_errors=True)
+            self._git.run(
+                ["init", "--quiet", "--template=", "--end-of-options", str(scratch)],
+                what="creating an empty repository",
+            )
+            self._skeleton = scratch / ".git"
+            return self._skeleton
 
     def _submodules(self, url: str, full: str, dest: Path, wanted: bool) -> None:
         if wanted:
@@ -296,6 +316,19 @@ class Mirrors:
             return False
         dest.mkdir(parents=True)
         return True
+
+
+def _process_alive(pid: str) -> bool:
+    """Whether process ``pid`` (a decimal string) exists; a malformed one counts as alive (kept)."""
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _lockfile(mirror: Path) -> Path:

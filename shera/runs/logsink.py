@@ -95,7 +95,6 @@ class DbReporter:
         if state is None:
             return
         with state.lock:
-            self._flush(state)
             state.ended = True
             end = StepEnd(
                 status=str(outcome.status),
@@ -105,14 +104,23 @@ class DbReporter:
                 finished_at=outcome.finished_at,
                 duration_s=round(outcome.duration_s, 3),
             )
-            self._guard(
-                step_store.end_step,
-                self.db,
-                state.step_id,
-                end,
-                log_bytes=state.size,
-                log_truncated=state.truncated,
-            )
+            chunk = (state.seq, bytes(state.buffer)) if state.buffer else None
+
+            def record() -> bool:
+                step_store.end_step(
+                    self.db,
+                    state.step_id,
+                    end,
+                    log_bytes=state.size,
+                    log_truncated=state.truncated,
+                    last_chunk=chunk,
+                )
+                return True
+
+            # The rest of the log and the end in one transaction; on failure the buffer stays for close().
+            if self._guard(record) and chunk is not None:
+                state.seq += 1
+                state.buffer.clear()
 
     def on_workflow_end(self, result: WorkflowResult) -> None:
         """Steps that got no ``on_step_end`` (their workflow never ran) take their final state from here."""
@@ -130,13 +138,9 @@ class DbReporter:
                 self._steps.setdefault(key, _StepLog(step_id))
 
     def write(self, workflow: str, step: str, data: bytes) -> None:
-        """Add She-Ra's own lines (setup, problems) to a step's log, flushed at once."""
-        state = self._state(workflow, step)
-        if state is None:
-            return
-        with state.lock:
-            self._append(state, data)
-            self._flush(state)
+        """Add She-Ra's own lines (setup, problems) to a step's log; stored like output (within
+        ``flush_interval``, and at the latest with the step's end)."""
+        self.on_output(workflow, step, data)
 
     def close(self) -> None:
         """Stop the flusher and write every buffer (idempotent)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shera.store.db import Database
 from shera.store.models import LogChunk, Step, utcnow
@@ -32,7 +33,12 @@ class LogPiece:
 def append_chunk(db: Database, step_id: str, seq: int, data: bytes) -> None:
     """Store one chunk; ``seq`` numbers a step's chunks from 0 (the caller keeps the count)."""
     with db.transaction() as session:
-        session.add(LogChunk(step_id=step_id, seq=seq, data=data, created_at=utcnow()))
+        add_chunk(session, step_id, seq, data)
+
+
+def add_chunk(session: Session, step_id: str, seq: int, data: bytes) -> None:
+    """``append_chunk`` inside the caller's transaction (store-internal)."""
+    session.add(LogChunk(step_id=step_id, seq=seq, data=data, created_at=utcnow()))
 
 
 def read_log(

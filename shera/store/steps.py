@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from shera.model.records import StepRecord
 from shera.store.convert import step_record
 from shera.store.db import Database
+from shera.store.logs import add_chunk
 from shera.store.models import Step, new_id
 
 
@@ -81,9 +82,20 @@ def start_step(db: Database, step_id: str, started_at: datetime) -> None:
         )
 
 
-def end_step(db: Database, step_id: str, end: StepEnd, *, log_bytes: int, log_truncated: bool) -> None:
-    """Record the end of a step (also of one that never started)."""
+def end_step(
+    db: Database,
+    step_id: str,
+    end: StepEnd,
+    *,
+    log_bytes: int,
+    log_truncated: bool,
+    last_chunk: tuple[int, bytes] | None = None,
+) -> None:
+    """Record the end of a step (also of one that never started); ``last_chunk`` (seq, data) is the step's
+    last log chunk, stored in the same transaction."""
     with db.transaction() as session:
+        if last_chunk is not None:
+            add_chunk(session, step_id, *last_chunk)
         session.execute(
             update(Step)
             .where(Step.id == step_id)

@@ -312,3 +312,28 @@ def test_missing_git_is_a_git_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GitError, match="git is not installed"):
         Mirrors(tmp_path, frozenset({"https"}))
+
+
+def test_the_empty_repository_of_another_live_process_is_kept_and_a_dead_ones_removed(
+    source: SourceRepo, git_daemon: str, mirrors_factory: MakeMirrors, tmp_path: Path
+) -> None:
+    mirrors = mirrors_factory("git")
+    root = mirrors.path_of(f"{git_daemon}/src").parent
+    root.mkdir(parents=True, exist_ok=True)
+    # Given the empty repositories of another process still running and of one that is gone,
+    alive = subprocess.Popen(["sleep", "60"])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    kept, stale = root / f".empty.{alive.pid}.aaaa", root / f".empty.{dead.pid}.bbbb"
+    for path in (kept, stale):
+        (path / ".git").mkdir(parents=True)
+        (path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    try:
+        # a checkout (which makes this process's own) leaves the live one alone and removes the other.
+        dest = tmp_path / "ws"
+        mirrors.checkout(f"{git_daemon}/src", source.head(), dest)
+        assert git("-C", str(dest), "status", "--porcelain", env=dict(source.env)) == ""
+        assert kept.is_dir() and not stale.exists()
+    finally:
+        alive.kill()
+        alive.wait()
