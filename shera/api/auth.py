@@ -10,14 +10,15 @@ algorithm-confusion tokens are refused. Required claims: ``tenant`` (id or name)
 from __future__ import annotations
 
 import secrets
-
-import jwt
-from jwt.types import Options
+from typing import TYPE_CHECKING
 
 from shera.model.records import Principal, Role
 from shera.settings import Settings
 from shera.store import tenants, tokens
 from shera.store.db import Database
+
+if TYPE_CHECKING:
+    from jwt.types import Options
 
 TOKEN_PREFIX = "shera_"  # noqa: S105 - a prefix, not a secret
 REQUIRED_CLAIMS = ("tenant", "role", "sub", "exp")
@@ -69,6 +70,8 @@ class Authenticator:
         return principal
 
     def _from_jwt(self, token: str) -> Principal:
+        import jwt  # only with a portal key configured: PyJWT loads ``cryptography`` (~10 MB resident)
+
         try:
             alg = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError as exc:

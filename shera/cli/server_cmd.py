@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("worker")(worker)
     app.command("up")(up)
+    app.command("migrate")(migrate)
 
 
 def _settings(data_dir: Path | None, **extra: object) -> Settings:
@@ -100,12 +102,27 @@ def worker(
     from shera.queue.worker import run_worker
 
     settings = _settings(data_dir, worker_threads=threads)
-    if not os.environ.get("XNOFREEZE"):
-        _freeze_heap()
+    _freeze_heap()
     try:
         run_worker(settings)
     except SheraError as exc:
         raise _fail(exc) from exc
+
+
+def migrate(data_dir: DataDirOpt = None) -> None:
+    """Bring the database schema to this version of She-Ra (``serve`` and ``up`` do it when they start)."""
+    from shera.store.db import Database
+
+    settings = _settings(data_dir)
+    try:
+        db = Database(settings.effective_database_url)
+        try:
+            db.migrate()
+        finally:
+            db.dispose()
+    except SheraError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"database schema up to date: {db.safe_url}")
 
 
 def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt = None) -> None:
@@ -147,7 +164,7 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt =
             )
             worker_child.start()
             children.append(worker_child)
-            _serve_api(settings, host, port, announce=True)
+            _serve_api(settings, host, port, announce=True, migrate=False)
         except SheraError as exc:
             raise _fail(exc) from exc
         finally:
@@ -178,16 +195,18 @@ def _default_public_url(host: str, port: int) -> str | None:
 
 
 def _migrate(settings: Settings) -> None:
-    from shera.store.db import Database
+    """``shera migrate`` in a child process: the migration tooling (Alembic, Mako, the revision scripts,
+    ~11 MB resident) then never stays in the long-running API process. ``ConfigError`` with its output
+    when it fails."""
+    argv = [sys.executable, "-m", "shera", "migrate", "--data-dir", str(settings.data_dir)]
+    env = {**os.environ, "SHERA_DATABASE_URL": settings.effective_database_url}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().removeprefix("shera: ")
+        raise ConfigError(f"cannot migrate the database: {detail}")
 
-    db = Database(settings.effective_database_url)
-    try:
-        db.migrate()
-    finally:
-        db.dispose()
 
-
-def _serve_api(settings: Settings, host: str, port: int, *, announce: bool) -> None:
+def _serve_api(settings: Settings, host: str, port: int, *, announce: bool, migrate: bool = True) -> None:
     """The API in this process, with the reaper and reconciler beside it.
 
     The outbox relays run in the workers: each run the API creates pokes them through Redis
@@ -203,8 +222,9 @@ def _serve_api(settings: Settings, host: str, port: int, *, announce: bool) -> N
     from shera.queue.wakeup import RelayWaker, WakingRedisBroker
     from shera.store.db import Database
 
+    if migrate:
+        _migrate(settings)
     db = Database(settings.effective_database_url)
-    db.migrate()
     broker = make_broker(settings)
     loops = start_loops(db, settings, broker, relay=False)
     waker = RelayWaker(broker.relay_wake) if isinstance(broker, WakingRedisBroker) else None
