@@ -5,11 +5,13 @@ bytes before timing, responses are read by ``Content-Length``. httpx costs ~2 ms
 which would take most of one of this machine's two cores from the server being measured; this client costs
 a small fraction of that.
 
-Run as ``python -m bench.loadgen REQUESTS_FILE URL --concurrency 16 [--warm URL]``. ``REQUESTS_FILE`` holds
-one JSON object per line, ``{"headers": {...}, "body": "..."}`` (the body is sent as its UTF-8 bytes, exactly
-the bytes that were signed). Before timing, ``--warm`` is fetched once per connection so the connections are
-open. Each request's latency is measured from just before it is written to when its response was read; the
-result is one JSON object on stdout: ``{"elapsed": s, "latencies": [s...], "statuses": {"202": n, ...}}``.
+Run as ``python -m bench.loadgen REQUESTS_FILE URL --concurrency 16 [--warm URL] [--warm-requests FILE]``.
+``REQUESTS_FILE`` holds one JSON object per line, ``{"headers": {...}, "body": "..."}`` (the body is sent as
+its UTF-8 bytes, exactly the bytes that were signed). Before timing, ``--warm`` is fetched once per
+connection so the connections are open, and the requests of ``--warm-requests`` (same format) are sent and
+not counted, so the server's own pools and caches are warm too. Each request's latency is measured from
+just before it is written to when its response was read; the result is one JSON object on stdout:
+``{"elapsed": s, "latencies": [s...], "statuses": {"202": n, ...}}``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
 
 
 async def _send_all(
-    requests: list[tuple[bytes, dict[str, str]]], url: str, concurrency: int, warm: str | None
+    requests: list[tuple[bytes, dict[str, str]]],
+    url: str,
+    concurrency: int,
+    warm: str | None,
+    warm_requests: list[tuple[bytes, dict[str, str]]],
 ) -> dict[str, Any]:
     target = urlsplit(url)
     host, port = target.hostname or "127.0.0.1", target.port or 80
@@ -56,6 +62,14 @@ async def _send_all(
         path = urlsplit(warm).path
         probe = f"GET {path} HTTP/1.1\r\nHost: {target.netloc}\r\n\r\n".encode()
         await asyncio.gather(*(_exchange(r, w, probe) for r, w in connections))
+    if warm_requests:
+        ahead = iter([_render(target.netloc, target.path, body, headers) for body, headers in warm_requests])
+
+        async def warm_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            for request in ahead:
+                await _exchange(reader, writer, request)
+
+        await asyncio.gather(*(warm_up(r, w) for r, w in connections))
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
     queue = iter(rendered)
@@ -85,20 +99,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("url")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warm")
+    parser.add_argument("--warm-requests", type=Path)
     args = parser.parse_args(argv)
-    requests = []
-    for line in args.requests.read_text().splitlines():
-        item = json.loads(line)
-        requests.append((item["body"].encode(), dict(item["headers"])))
+    requests = _read(args.requests)
+    warm_requests = _read(args.warm_requests) if args.warm_requests else []
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    result = asyncio.run(_send_all(requests, args.url, args.concurrency, args.warm))
+    result = asyncio.run(_send_all(requests, args.url, args.concurrency, args.warm, warm_requests))
     json.dump(result, sys.stdout)
     return 0
+
+
+def _read(path: Path) -> list[tuple[bytes, dict[str, str]]]:
+    requests = []
+    for line in path.read_text().splitlines():
+        item = json.loads(line)
+        requests.append((item["body"].encode(), dict(item["headers"])))
+    return requests
 
 
 def write_requests(path: Path, requests: list[tuple[bytes, dict[str, str]]]) -> None:

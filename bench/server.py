@@ -2,9 +2,9 @@
 
 Two ``shera up`` instances on temp data dirs (SQLite, private Redis), each stopped by pid when done:
 
-1. Webhook accept: 2,000 signed GitHub pushes (distinct delivery ids and commits, so each creates a run) from
-   ``bench.loadgen`` (a separate process, 16 keep-alive connections) against ``shera up``, and the same
-   generator against the floor (``bench.floor``: a bare ASGI app doing HMAC verify, JSON parse and one SQLite
+1. Webhook accept: 2,000 signed GitHub pushes (distinct delivery ids and commits, so each creates a run;
+   ``WARM`` more before them, untimed) from ``bench.loadgen`` (a separate process, 16 keep-alive
+   connections) against ``shera up``, and the same generator against the floor (``bench.floor``: a bare ASGI app doing HMAC verify, JSON parse and one SQLite
    INSERT under the same uvicorn settings). The project's pipeline is skipped cheaply (``when: branch:
    never-matches``) and ``cancel_superseded`` is off, so all 2,000 runs stay queued and the worker executes
    (checks out, plans, skips) them while the webhooks arrive, as it would in production. Resident memory of
@@ -36,6 +36,9 @@ from bench.upproc import Up, list_all_runs, make_project, start_up
 from tests.support.processes import stop_process
 
 WEBHOOKS = 2000
+WARM = 64
+"""Deliveries sent before the timed ones and not counted (both servers), so their database connections,
+statement caches and project look-ups are warm: the figures are of a running server, not of its start."""
 CONCURRENCY = 16
 SKIPPED = """when:
   branch: never-matches
@@ -63,10 +66,12 @@ def _port_answers(port: int) -> bool:
 
 
 def load(requests_file: Path, url: str, warm: str) -> dict[str, Any]:
-    """Run the load generator (its own process) and return its result."""
+    """Run the load generator (its own process) and return its result; ``requests_file`` with ``.warm``
+    added to its suffix holds the untimed warm-up deliveries."""
     argv = [sys.executable, "-m", "bench.loadgen", str(requests_file), url]
+    warm_file = requests_file.with_suffix(requests_file.suffix + ".warm")
     done = subprocess.run(
-        [*argv, "--concurrency", str(CONCURRENCY), "--warm", warm],
+        [*argv, "--concurrency", str(CONCURRENCY), "--warm", warm, "--warm-requests", str(warm_file)],
         capture_output=True,
         check=True,
         cwd=Path(__file__).resolve().parents[1],
@@ -82,11 +87,17 @@ def summary(result: dict[str, Any], accepted_status: str) -> tuple[float, float,
     return accepted / result["elapsed"], percentile(latencies, 50), percentile(latencies, 99), accepted
 
 
+def write_deliveries(path: Path, commits: list[Commit], url: str, secret: str, prefix: str) -> None:
+    """Signed push deliveries of ``commits``: the first ``WARM`` to ``path.warm``, the rest to ``path``."""
+    requests = [signed(push_payload(url, c), secret, f"{prefix}-{i}") for i, c in enumerate(commits)]
+    write_requests(path.with_suffix(path.suffix + ".warm"), requests[:WARM])
+    write_requests(path, requests[WARM:])
+
+
 def run_floor(root: Path, commits: list[Commit], url: str) -> tuple[float, float, float, int]:
     """The same webhooks against the floor app; its figures."""
     secret = "floor-secret"  # noqa: S105 (a throwaway HMAC key of the benchmark)
-    requests = [signed(push_payload(url, c), secret, f"floor-{i}") for i, c in enumerate(commits)]
-    write_requests(root / "floor.jsonl", requests)
+    write_deliveries(root / "floor.jsonl", commits, url, secret, "floor")
     port = _free_port()
     argv = [sys.executable, "-m", "bench.floor", "--port", str(port), "--db", str(root / "floor.db")]
     with (root / "floor.log").open("wb") as log:
@@ -113,15 +124,13 @@ def _runs_by_status(up: Up, token: str, project_id: str) -> dict[str, int]:
 
 def bench_webhooks(root: Path) -> list[Result]:
     repo = make_bare(root / "app.git")
-    commits = repo.commits(["main"] * WEBHOOKS, {".shera.yml": SKIPPED})
+    commits = repo.commits(["main"] * (WARM + WEBHOOKS), {".shera.yml": SKIPPED})
     up = start_up(root)
     try:
         time.sleep(2)  # let startup settle (migrations, imports of the worker)
         idle = up.memory()
         token, project = make_project(up, "hooks", repo.url, cancel_superseded=False)
-        secret = project["webhook_secret"]
-        requests = [signed(push_payload(repo.url, c), secret, f"bench-{i}") for i, c in enumerate(commits)]
-        write_requests(root / "hooks.jsonl", requests)
+        write_deliveries(root / "hooks.jsonl", commits, repo.url, project["webhook_secret"], "bench")
         quiet_disk()
         result = load(root / "hooks.jsonl", project["hook_url"], f"{up.url}/healthz")
         after = up.memory()
@@ -131,7 +140,8 @@ def bench_webhooks(root: Path) -> list[Result]:
     rate, p50, p99, accepted = summary(result, "202")
     f_rate, f_p50, f_p99, _ = run_floor(root, commits, repo.url)
     print(
-        f"webhooks: {WEBHOOKS} signed GitHub pushes, {CONCURRENCY} connections, {accepted} accepted (202), "
+        f"webhooks: {WEBHOOKS} signed GitHub pushes (after {WARM} untimed), {CONCURRENCY} connections, "
+        f"{accepted} accepted (202), "
         f"statuses {result['statuses']}; pipeline skipped by `when: branch: never-matches`"
     )
     print(f"  runs right after the load: {states}")

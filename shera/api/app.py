@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from shera.api.auth import Authenticator, bootstrap
+from shera.api.errors import STATUSES, answer
 from shera.api.hookprojects import HookProjects
 from shera.api.metrics import Metrics, MetricsMiddleware
 from shera.api.routes import (
@@ -33,13 +34,11 @@ from shera.api.routes import (
     templates,
     tenants,
 )
-from shera.errors import PermanentError, TemporaryError
 from shera.forges.base import FORGES, load_forges
 from shera.gitops.mirror import Mirrors
 from shera.plugins import EXECUTORS, Registry
 from shera.settings import Settings
-from shera.store.db import Database, StoreError
-from shera.store.errors import Conflict, NotFound
+from shera.store.db import Database
 from shera.store.stats import runs_by_status
 
 log = logging.getLogger(__name__)
@@ -47,10 +46,8 @@ log = logging.getLogger(__name__)
 
 def _handler(status_code: int, *, hide: bool = False) -> object:
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
-        if hide:
-            log.error("request failed: %s", exc)
-        detail = "internal error (see the server log)" if hide else str(exc)
-        return JSONResponse({"detail": detail}, status_code=status_code)
+        code, body = answer(exc, status_code, hide=hide)
+        return JSONResponse(body, status_code=code)
 
     return handle
 
@@ -109,13 +106,8 @@ def create_app(
     ):
         app.include_router(router)
 
-    for exc_type, code, hide in (
-        (NotFound, 404, False),
-        (Conflict, 409, False),
-        (StoreError, 500, True),
-        (PermanentError, 422, False),
-        (TemporaryError, 503, False),
-    ):
+    for exc_type, code, hide in STATUSES:
         app.add_exception_handler(exc_type, _handler(code, hide=hide))  # type: ignore[arg-type]
+    app.add_middleware(hooks.HookFastPath, state=app.state, route=hooks.webhook_route())
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

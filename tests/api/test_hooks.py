@@ -226,3 +226,29 @@ def test_a_deleted_project_gets_404_at_once(api: Api, acme: Tenant) -> None:
         project["hook_url"], content=again, headers=signed(again, project["webhook_secret"])
     )
     assert response.status_code == 404
+
+
+def test_the_route_serves_deliveries_where_the_fast_path_does_not_see_them(api: Api, acme: Tenant) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    # Mounted under a prefix (as behind a path-routing proxy), the middleware does not match the path:
+    outer = FastAPI()
+    outer.mount("/shera", api.client.app)
+    project = api.project(acme)
+    body = push()
+    path = "/shera" + project["hook_url"].split(":8080", 1)[1]
+    with TestClient(outer) as client:
+        accepted = client.post(path, content=body, headers=signed(body, project["webhook_secret"]))
+        forged = client.post(path, content=body, headers=signed(body, "wrong", delivery="d-2"))
+    # the FastAPI route gives the same answers.
+    assert accepted.status_code == 202 and accepted.json()["status"] == "queued"
+    assert forged.status_code == 401
+
+
+def test_fast_path_requests_are_counted_under_the_webhook_route(api: Api, acme: Tenant) -> None:
+    project = api.project(acme)
+    body = push()
+    api.client.post(project["hook_url"], content=body, headers=signed(body, project["webhook_secret"]))
+    text = api.client.get("/metrics").text
+    assert 'route="/hooks/{forge}/{project_id}",status="202"' in text
