@@ -4,12 +4,13 @@ Two ``shera up`` instances on temp data dirs (SQLite, private Redis), each stopp
 
 1. Webhook accept: 2,000 signed GitHub pushes (distinct delivery ids and commits, so each creates a run;
    ``WARM`` more before them, untimed) from ``bench.loadgen`` (a separate process, 16 keep-alive
-   connections) against ``shera up``, and the same generator against the floor (``bench.floor``: a bare ASGI app doing HMAC verify, JSON parse and one SQLite
-   INSERT under the same uvicorn settings). The project's pipeline is skipped cheaply (``when: branch:
-   never-matches``) and ``cancel_superseded`` is off, so all 2,000 runs stay queued and the worker executes
-   (checks out, plans, skips) them while the webhooks arrive, as it would in production. Resident memory of
-   the ``shera up`` tree is read idle and right after the 2,000 webhooks (``bench.upproc.tree_memory``): the
-   target applies to the sum of PSS (each shared page counted once); the sum of RSS is printed beside it.
+   connections) against ``shera up``, and the same generator against the floor (``bench.floor``: a bare
+   ASGI app doing HMAC verify, JSON parse and one SQLite INSERT under the same uvicorn settings). The
+   project's pipeline is skipped cheaply (``when: branch: never-matches``) and ``cancel_superseded`` is off,
+   so all 2,000 runs stay queued and the worker executes (checks out, plans, skips) them while the webhooks
+   arrive, as it would in production. Resident memory of the ``shera up`` tree is read idle and right after
+   the 2,000 webhooks (``bench.upproc.tree_memory``): the target applies to the sum of PSS (each shared page
+   counted once); the sum of RSS is printed beside it.
 2. Push-to-run latency, a 100-branch burst and a 1 GB-output step on a second, quiet instance
    (``bench.pushes``).
 
