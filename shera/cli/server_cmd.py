@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -30,6 +30,7 @@ from shera.settings import Settings, load_settings
 
 HostOpt = Annotated[str, typer.Option("--host", help="Address the API listens on.")]
 PortOpt = Annotated[int, typer.Option("--port", help="Port the API listens on (0: a free one).")]
+WORKER_READY = "She-Ra worker ready: "
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="State directory (default: SHERA_DATA_DIR or per-user).")
 ]
@@ -103,8 +104,13 @@ def worker(
 
     settings = _settings(data_dir, worker_threads=threads)
     _freeze_heap()
+
+    def ready(worker_id: str) -> None:
+        typer.echo(f"{WORKER_READY}{worker_id} ({settings.worker_threads} threads)")
+        sys.stdout.flush()
+
     try:
-        run_worker(settings)
+        run_worker(settings, on_ready=ready)
     except SheraError as exc:
         raise _fail(exc) from exc
 
@@ -154,13 +160,15 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt =
             )
             _migrate(settings)
             exposure = _start_exposure(settings, overrides)
+            worker_log = settings.data_dir / "logs" / "worker.log"
             worker_child = Child(
                 "shera worker",
                 [sys.executable, "-m", "shera", "worker"],
-                ready=lambda: True,
-                log_path=settings.data_dir / "logs" / "worker.log",
+                ready=_said(worker_log, WORKER_READY),
+                log_path=worker_log,
                 env={**os.environ, **overrides},
                 stop_grace=15.0,
+                start_timeout=120.0,
             )
             worker_child.start()
             children.append(worker_child)
@@ -171,6 +179,21 @@ def up(host: HostOpt = "127.0.0.1", port: PortOpt = 8080, data_dir: DataDirOpt =
             for child in reversed(children):
                 child.stop()
             _stop_exposure(exposure)
+
+
+def _said(log: Path, line_start: str) -> Callable[[], bool]:
+    """Whether ``log`` got a line starting with ``line_start`` after now (it may hold earlier starts)."""
+    offset = log.stat().st_size if log.exists() else 0
+
+    def ready() -> bool:
+        try:
+            with log.open("rb") as text:
+                text.seek(offset)
+                return any(line.startswith(line_start.encode()) for line in text)
+        except OSError:
+            return False
+
+    return ready
 
 
 def _start_registry(settings: Settings, children: list[Child]) -> dict[str, str]:

@@ -15,7 +15,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -49,9 +49,14 @@ def worker_id() -> str:
 
 
 def run_worker(
-    settings: Settings, *, stop: threading.Event | None = None, status_hook: StatusHook | None = None
+    settings: Settings,
+    *,
+    stop: threading.Event | None = None,
+    status_hook: StatusHook | None = None,
+    on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Run a worker until ``stop`` is set (or SIGTERM/SIGINT); see the module docstring."""
+    """Run a worker until ``stop`` is set (or SIGTERM/SIGINT); see the module docstring. ``on_ready(worker
+    id)`` is called once it takes runs."""
     stop = stop or threading.Event()
     db = Database(settings.effective_database_url)
     broker = make_broker(settings)
@@ -75,6 +80,8 @@ def run_worker(
     worker.start()
     loops = start_loops(db, settings, broker)
     log.info("worker %s started (%d threads)", ctx.worker_id, settings.worker_threads)
+    if on_ready is not None:
+        on_ready(ctx.worker_id)
     try:
         with _signals(stop):
             stop.wait()

@@ -111,3 +111,10 @@ def test_forged_signature_is_rejected_and_nothing_runs(shera_up: Server, tmp_pat
     with shera_up.api(token) as client:
         runs = client.get(f"/api/v1/projects/{project['id']}/runs").json()
     assert runs["data"] == []
+
+
+def test_up_announces_its_url_once_the_worker_takes_runs(shera_up: Server) -> None:
+    # Scripts start pushing as soon as the URL is printed: by then the worker has said it is ready.
+    assert any(line.startswith("She-Ra is up at ") for line in shera_up.lines)
+    worker_log = (shera_up.data_dir / "logs" / "worker.log").read_text()
+    assert "She-Ra worker ready: " in worker_log
