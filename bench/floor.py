@@ -5,17 +5,25 @@ JSON, and INSERT one row (delivery id, ref, sha) into a SQLite table in its own 
 ``synchronous=NORMAL``, as She-Ra's store) → 202; a bad signature → 401. ``GET`` anything → 200 (warm-up).
 No framework, no thread pool, no ORM, no queue: what any webhook receiver must at least do.
 
-Run as ``python -m bench.floor --port P --db PATH --secret S``; the caller waits until the port answers.
+With ``--step CMD`` (repeatable) it is the floor of a run too: after the INSERT it runs each ``CMD`` with
+``/bin/sh -c`` in turn, in the handler itself, and answers 202 ``{"first_started": t, "finished": t}`` (epoch
+seconds: just before the first command was started, and after the last one ended; a command that fails
+makes it answer 500). No checkout, no plan, no log store, no lease: the commands alone.
+
+Run as ``python -m bench.floor --port P --db PATH --secret S [--step CMD ...]``; the caller waits until the
+port answers.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import hmac
 import json
 import sqlite3
 import sys
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -27,7 +35,21 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-def make_app(db_path: str, secret: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+async def run_steps(steps: list[str]) -> tuple[float, float, bool]:
+    """Run ``steps`` in turn (``/bin/sh -c``, output discarded); (first started, finished, all succeeded)."""
+    first = time.time()
+    for command in steps:
+        process = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        if await process.wait() != 0:
+            return first, time.time(), False
+    return first, time.time(), True
+
+
+def make_app(
+    db_path: str, secret: str, steps: list[str] | None = None
+) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     connection = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
@@ -73,7 +95,12 @@ def make_app(db_path: str, secret: str) -> Callable[[Scope, Receive, Send], Awai
                 "INSERT INTO deliveries (delivery_id, ref, sha) VALUES (?, ?, ?)",
                 (delivery, data["ref"], data["after"]),
             )
-        await reply(send, 202, json.dumps({"status": "queued", "id": cursor.lastrowid}).encode())
+        if not steps:
+            await reply(send, 202, json.dumps({"status": "queued", "id": cursor.lastrowid}).encode())
+            return
+        first, finished, ok = await run_steps(steps)
+        times = {"first_started": first, "finished": finished}
+        await reply(send, 202 if ok else 500, json.dumps(times).encode())
 
     return app
 
@@ -84,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--secret", required=True)
+    parser.add_argument("--step", action="append", default=[])
     args = parser.parse_args(argv)
     # The same uvicorn settings as `shera up` (shera/cli/server_cmd.py: _serve_api).
     config = uvicorn.Config(
-        make_app(args.db, args.secret),
+        make_app(args.db, args.secret, args.step),
         host=args.host,
         port=args.port,
         log_level="warning",

@@ -21,7 +21,6 @@ otherwise stalls this one's file operations and doubles its latencies on this ma
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,8 +32,7 @@ from bench.gitrepo import Commit, make_bare, push_payload, signed
 from bench.loadgen import write_requests
 from bench.pushes import bench_pushes
 from bench.stats import MB, percentile, quiet_disk, show
-from bench.upproc import Up, list_all_runs, make_project, start_up
-from tests.support.processes import stop_process
+from bench.upproc import Up, list_all_runs, make_project, running_floor, start_up
 
 WEBHOOKS = 2000
 WARM = 64
@@ -50,20 +48,6 @@ steps:
 """
 
 Result = tuple[float, bool]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def load(requests_file: Path, url: str, warm: str) -> dict[str, Any]:
@@ -99,21 +83,9 @@ def run_floor(root: Path, commits: list[Commit], url: str) -> tuple[float, float
     """The same webhooks against the floor app; its figures."""
     secret = "floor-secret"  # noqa: S105 (a throwaway HMAC key of the benchmark)
     write_deliveries(root / "floor.jsonl", commits, url, secret, "floor")
-    port = _free_port()
-    argv = [sys.executable, "-m", "bench.floor", "--port", str(port), "--db", str(root / "floor.db")]
-    with (root / "floor.log").open("wb") as log:
-        process = subprocess.Popen(
-            [*argv, "--secret", secret], stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1]
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not _port_answers(port) and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
+    with running_floor(root, secret) as base:
         quiet_disk()
         return summary(load(root / "floor.jsonl", f"{base}/hooks/github/floor", f"{base}/healthz"), "202")
-    finally:
-        stop_process(process)
 
 
 def _runs_by_status(up: Up, token: str, project_id: str) -> dict[str, int]:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,6 +171,29 @@ def start_up(root: Path, env: dict[str, str] | None = None, command: list[str] |
         process.kill()
         process.wait()
     raise RuntimeError("shera up did not start:\n" + log.read_text(errors="replace")[-2000:])
+
+
+@contextmanager
+def running_floor(root: Path, secret: str, steps: Sequence[str] = ()) -> Iterator[str]:
+    """``bench.floor`` on a free port (its database and log under ``root``); yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    argv = [sys.executable, "-m", "bench.floor", "--port", str(port), "--db", str(root / "floor.db")]
+    argv += ["--secret", secret, *(arg for step in steps for arg in ("--step", step))]
+    with (root / "floor.log").open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[1])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
 
 
 def make_project(up: Up, name: str, clone_url: str, **fields: Any) -> tuple[str, dict[str, Any]]:
