@@ -105,8 +105,9 @@ class Relay:
     def _idle(self, stop: threading.Event) -> None:
         """The pause between passes: on the ``waiter`` when there is one (it cannot see ``wake``, so it
         waits ``idle`` at most), else on this relay's own wake-up."""
-        waits = self.waiter is not None and not self._wake.is_set() and not stop.is_set()
-        if waits and self.waiter is not None and self.waiter(self.idle) is not None:
+        waiter = self.waiter
+        idle = self._wake.is_set() or stop.is_set()
+        if waiter is not None and not idle and waiter(self.idle) is not None:
             return
         self._sleep(self.idle)
 
