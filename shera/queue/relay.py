@@ -106,8 +106,8 @@ class Relay:
         """The pause between passes: on the ``waiter`` when there is one (it cannot see ``wake``, so it
         waits ``idle`` at most), else on this relay's own wake-up."""
         waiter = self.waiter
-        idle = self._wake.is_set() or stop.is_set()
-        if waiter is not None and not idle and waiter(self.idle) is not None:
+        woken = self._wake.is_set() or stop.is_set()
+        if waiter is not None and not woken and waiter(self.idle) is not None:
             return
         self._sleep(self.idle)
 
