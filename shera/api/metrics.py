@@ -56,7 +56,7 @@ class Metrics:
         )
         self.webhooks = Counter(
             "shera_webhooks",
-            "Webhook deliveries by forge and outcome (accepted, duplicate, ignored, rejected)",
+            "Webhook deliveries by forge and outcome (accepted, duplicate, ignored, rejected, failed)",
             ["forge", "outcome"],
             registry=self.registry,
         )
